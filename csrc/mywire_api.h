@@ -1,0 +1,88 @@
+/* mywire C core: the whole ABI visible to Python.
+ *
+ * This header is read twice: by the C compiler, and by cffi's cdef parser (csrc/build_ffi.py
+ * strips the lines between the MW_CDEF_SKIP markers).  So it holds no macros in the cdef
+ * part, only fixed-width types, structs and prototypes.
+ *
+ * Contract: bytes in, bytes and integer statuses out.  No function touches a Python object
+ * (cffi releases the GIL around calls), keeps state between calls, or allocates.  The caller
+ * owns every buffer and keeps it alive for the duration of the call.
+ */
+/* MW_CDEF_SKIP_BEGIN */
+#ifndef MYWIRE_API_H
+#define MYWIRE_API_H
+#include <stddef.h>
+#include <stdint.h>
+/* MW_CDEF_SKIP_END */
+
+/* Status codes shared by every function (mirrored in mywire/_ccore.py). */
+enum {
+    MW_OK = 0,
+    MW_NEED_HEADER = 1,
+    MW_NEED_BODY = 2,
+    MW_E_TRUNCATED = 10,       /* field at err.offset needs more bytes; err.a = bytes left */
+    MW_E_TRUNCATED_BODY = 11,  /* lenenc string declares err.a bytes, err.b left after its length */
+    MW_E_NO_NUL = 12,          /* NUL-terminated string without NUL; err.a = bytes left */
+    MW_E_BAD_PREFIX = 13,      /* length prefix err.a (0xFB or 0xFF) not allowed here */
+    MW_E_OUT_OF_SYNC = 14,     /* sequence id: expected err.a, got err.b */
+    MW_E_TOO_LARGE = 15,       /* payload declares err.a bytes, more than the maximum */
+    MW_E_FORMAT = 16,          /* invalid opcode in a compiled format */
+    MW_E_ARGUMENT = 17         /* output buffer too small or offset outside the input */
+};
+
+/* Format opcodes (see mywire/_format.py): 1..6 fixed ints of 1,2,3,4,6,8 bytes, 7 L, 8 K,
+ * 9 S, 10 R, 11 Z, 12 E, 13 fixed string of arg bytes, 14 skip arg bytes. */
+
+typedef struct {
+    uint64_t value;  /* integer value, or the string's start offset in the input */
+    uint64_t len;    /* string length */
+    int32_t kind;    /* 0 integer, 1 string, 2 NULL, 3 skipped */
+} mw_value;
+
+typedef struct {
+    uint64_t offset; /* where the failing field or packet starts */
+    uint64_t item;   /* index of the failing format item */
+    uint64_t a;
+    uint64_t b;
+} mw_error;
+
+/* Parse nitems fields described by ops/args from buf[offset..len).  Fills out[0..nitems)
+ * and *end.  Returns MW_OK or an MW_E_* status with *err filled. */
+int mw_unpack(const uint8_t *ops, const uint32_t *args, size_t nitems,
+              const uint8_t *buf, size_t len, size_t offset,
+              mw_value *out, size_t *end, mw_error *err);
+
+/* Encode nitems fields.  For item i: ints[i] holds an integer value; ptrs[i]/lens[i] a
+ * string; nulls[i] != 0 writes the NULL marker 0xFB.  Values must be validated by the
+ * caller.  Writes at most outlen bytes; returns bytes written, or -1 if out is too small
+ * or an opcode is invalid. */
+int64_t mw_pack(const uint8_t *ops, const uint32_t *args, size_t nitems,
+                const uint64_t *ints, const uint8_t *const *ptrs, const uint64_t *lens,
+                const uint8_t *nulls, uint8_t *out, size_t outlen);
+
+typedef struct {
+    uint64_t end;      /* offset after the last complete packet */
+    uint64_t count;    /* packets written to spans */
+    uint64_t partial;  /* payload bytes in an unfinished run of 0xFFFFFF-byte packets */
+    uint64_t need;     /* declared body length on MW_NEED_BODY */
+    int32_t seq;       /* next expected sequence id (-1: not checked) */
+    int32_t status;
+    mw_error err;
+} mw_scan_result;
+
+/* Walk complete physical packets in buf[start..len): check each header (sequence id
+ * unless seq < 0, payload size against max_payload) before its body, and store
+ * (body offset, body length) pairs into spans[0..2*max_count). */
+int mw_scan_packets(const uint8_t *buf, size_t len, size_t start, int32_t seq,
+                    uint64_t partial, uint64_t max_payload,
+                    uint64_t *spans, size_t max_count, mw_scan_result *res);
+
+/* Split payload into packets with headers from sequence id seq into out, which must hold
+ * len + 4 * (len / 0xFFFFFF + 1) bytes.  Returns the next sequence id, or -1 if out is
+ * too small. */
+int32_t mw_build_packets(const uint8_t *payload, size_t len, uint8_t seq,
+                         uint8_t *out, size_t outlen);
+
+/* MW_CDEF_SKIP_BEGIN */
+#endif
+/* MW_CDEF_SKIP_END */
