@@ -117,7 +117,9 @@ def scan_packets(
     return ScanResult(spans, pos, seq, partial, status, need, error)
 
 
-def unpack_from(fmt: str, buf: bytes | bytearray | memoryview, offset: int = 0) -> tuple[tuple[Value, ...], int]:
+def unpack_from(
+    fmt: str, buf: bytes | bytearray | memoryview, offset: int = 0
+) -> tuple[tuple[Value, ...], int]:
     """Parse the fields ``fmt`` describes starting at ``offset``; return values and end offset."""
     items = F.compile_format(fmt)
     data = buf if isinstance(buf, bytes) else bytes(buf)
@@ -269,6 +271,8 @@ def build_packets(payload: bytes | bytearray | memoryview, seq: int) -> tuple[by
     """
     view = memoryview(payload).cast("B")
     total = len(view)
+    if total < MAX_PACKET:
+        return (total | seq << 24).to_bytes(4, "little") + view, (seq + 1) & 0xFF
     parts: list[bytes | memoryview] = []
     pos = 0
     while True:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from . import _backend
 from . import _format as F
 
-
 __all__ = ["Reader", "Value", "Writer", "check_values", "pack", "unpack", "unpack_from"]
 
 Value = int | bytes | None
@@ -256,5 +255,3 @@ class Writer:
 
     def getvalue(self) -> bytes:
         return b"".join(self._parts)
-
-

@@ -37,7 +37,7 @@ from types import ModuleType
 from typing import NamedTuple
 
 from . import _backend
-from ._pycore import MAX_PACKET, SCAN_ERROR, SCAN_NEED_BODY, SCAN_NEED_HEADER, SCAN_OK
+from ._pycore import MAX_PACKET, SCAN_NEED_BODY, SCAN_NEED_HEADER, ScanResult
 from .errors import MalformedPacket, ProtocolError, TruncatedPacket, UnsupportedFeature
 
 __all__ = [
@@ -54,6 +54,10 @@ __all__ = [
 # broken or hostile, so that is the default.  Gateways should lower it to what they serve.
 DEFAULT_MAX_PAYLOAD = 1 << 30
 
+# Packets scanned per backend call.  One cffi call costs about as much as slicing out
+# a few payloads, so a batch makes the call cheap per packet; unused spans are dropped.
+SCAN_AHEAD = 256
+
 Buffer = bytes | bytearray | memoryview
 
 
@@ -62,6 +66,11 @@ class Payload(NamedTuple):
 
     seq: int
     data: bytes
+
+
+# NamedTuple's generated __new__ is Python code; tuple.__new__ builds the same object in
+# half the time, which matters once per row.
+_new_payload = tuple.__new__
 
 
 def frame_payload(payload: Buffer, seq: int = 0) -> tuple[bytes, int]:
@@ -123,6 +132,8 @@ class PacketReader:
         self._body_len = 0
         self._body: list[memoryview] = []
         self._ready: deque[Payload] = deque()
+        self._scan: ScanResult | None = None  # packets scanned ahead, delivered from _si
+        self._si = 0
         self._error: ProtocolError | None = None
         self._eof = False
 
@@ -133,11 +144,11 @@ class PacketReader:
         Non-``bytes`` input (bytearray, memoryview) is copied once so the caller may
         reuse its buffer.
         """
-        if self._eof:
-            raise ValueError("data fed after the end of the stream")
         if not len(data):
             self._eof = True
             return
+        if self._eof:
+            raise ValueError("data fed after the end of the stream")
         seg = _as_bytes(data)
         self._segs.append(seg)
         self._fed += len(seg)
@@ -155,6 +166,7 @@ class PacketReader:
         """
         if self._pieces or self._hdr is not None or self._ready:
             raise ValueError("cannot reset the sequence id in the middle of a payload")
+        self._scan = None  # spans scanned ahead were checked against the old id
         if seq is not None and not 0 <= seq <= 255:
             raise ValueError(f"sequence id {seq} is not in 0..255")
         self._check = seq is not None
@@ -181,38 +193,114 @@ class PacketReader:
             TruncatedPacket: the stream ended inside a packet or a payload.
         Any other exception is a bug.
         """
-        while True:
-            if self._ready:
-                return self._ready.popleft()
-            if self._error is not None:
-                raise self._error
-            if not self._advance(1):
-                if self._eof and not self._ready:
-                    self._check_clean_end()
+        ready = self._ready
+        while not ready:
+            if not self._step():
                 return None
+        return ready.popleft()
 
     def read_payloads(self, limit: int = 1024) -> list[Payload]:
-        """Return up to ``limit`` complete payloads at once (one backend call per segment).
+        """Return up to ``limit`` complete payloads at once.
 
-        Use it where the packets ahead are known to continue one sequence (rows of a
-        resultset); across command boundaries use :meth:`next_payload`.
+        Errors are raised only when no payload precedes them in this call, so the
+        payloads before a bad packet are never lost.
         """
         out: list[Payload] = []
+        ready = self._ready
         while len(out) < limit:
-            if self._ready:
-                out.append(self._ready.popleft())
+            if ready:
+                out.append(ready.popleft())
                 continue
-            if self._error is not None:
+            scan = self._scan
+            if scan is not None and not self._pieces and self._si < len(scan.spans):
+                # Fast path for runs of single-packet payloads (rows): slice them out of
+                # the segment in a tight loop, then update the state once.
+                seg = self._segs[0]
+                spans = scan.spans
+                first = i = self._si
+                stop = min(len(spans), i + limit - len(out))
+                while i < stop:
+                    off, n = spans[i]
+                    if n == MAX_PACKET:
+                        break
+                    out.append(_new_payload(Payload, (seg[off - 1], seg[off : off + n])))
+                    i += 1
+                if i > first:
+                    off, n = spans[i - 1]
+                    self._si = i
+                    self._pos = off + n
+                    if self._check:
+                        self._seq = (seg[off - 1] + 1) & 0xFF
+                    continue
+            try:
+                if not self._step():
+                    break
+            except ProtocolError:
                 if out:
                     break
-                raise self._error
-            if not self._advance(limit - len(out)):
-                if self._eof and not out:
-                    self._check_clean_end()
-                break
+                raise
         return out
 
     # --------------------------------------------------------------- internals
+    def _step(self) -> bool:
+        """Do one unit of work; return False when nothing can happen without more bytes.
+
+        The backend scans up to SCAN_AHEAD packets per call; the spans it finds are a
+        cache delivered one by one, and the status it ended with (an error, a packet cut
+        by the end of the segment) takes effect only once they are all delivered.  So a
+        sequence error in packets nobody has asked for yet is not raised early, and
+        :meth:`reset_sequence` just drops the cache.
+        """
+        if self._error is not None:
+            raise self._error
+        scan = self._scan
+        if scan is not None:
+            spans = scan.spans
+            i = self._si
+            if i < len(spans):
+                seg = self._segs[0]
+                off, n = spans[i]
+                self._si = i + 1
+                self._pos = off + n
+                seq = seg[off - 1]
+                if self._check:
+                    self._seq = (seq + 1) & 0xFF
+                if n < MAX_PACKET and not self._pieces:
+                    self._ready.append(Payload(seq, seg[off : off + n]))
+                    return True
+                self._take_packet([memoryview(seg)[off : off + n]], n, seq)
+                self._partial = self._partial + n if n == MAX_PACKET else 0
+                return True
+            self._scan = None
+            if scan.error is not None:
+                self._error = scan.error
+                raise scan.error
+            seg = self._segs[0]
+            if scan.status in (SCAN_NEED_HEADER, SCAN_NEED_BODY):
+                self._start_straddle(seg, scan.end)
+                self._pop_segment()
+            elif scan.end == len(seg):
+                self._pop_segment()
+            return True
+        if self._hdr is not None:
+            if self._advance_straddle():
+                return True
+        elif self._segs:
+            self._scan = self._impl.scan_packets(
+                self._segs[0],
+                self._pos,
+                self._base,
+                self._seq,
+                self._partial,
+                self._max,
+                SCAN_AHEAD,
+            )
+            self._si = 0
+            return True
+        if self._eof:
+            self._check_clean_end()
+        return False
+
     def _check_clean_end(self) -> None:
         if self._hdr is not None:
             self._error = TruncatedPacket(
@@ -230,33 +318,6 @@ class PacketReader:
             )
         if self._error is not None:
             raise self._error
-
-    def _advance(self, limit: int) -> bool:
-        """Make progress; return False only when nothing can happen without more bytes."""
-        if self._hdr is not None:
-            return self._advance_straddle()
-        if not self._segs:
-            return False
-        seg = self._segs[0]
-        r = self._impl.scan_packets(
-            seg, self._pos, self._base, self._seq, self._partial, self._max, limit
-        )
-        if r.spans:
-            view = memoryview(seg)
-            for off, n in r.spans:
-                self._take_packet([view[off : off + n]], n, seg[off - 1])
-        if self._check:
-            self._seq = r.seq
-        self._partial = r.partial
-        self._pos = r.end
-        if r.status == SCAN_ERROR:
-            self._error = r.error
-        elif r.status in (SCAN_NEED_HEADER, SCAN_NEED_BODY):
-            self._start_straddle(seg, r.end)
-            self._pop_segment()
-        elif r.status == SCAN_OK and r.end == len(seg):
-            self._pop_segment()
-        return True
 
     def _pop_segment(self) -> None:
         self._base += len(self._segs.popleft())
@@ -307,7 +368,7 @@ class PacketReader:
                 r = self._impl.scan_packets(
                     bytes(hdr), 0, self._hdr_off, self._seq, self._partial, self._max, 1
                 )
-                if r.status == SCAN_ERROR:
+                if r.error is not None:
                     self._error = r.error
                     return True
                 self._begin_body(r.need if r.status == SCAN_NEED_BODY else 0)
@@ -390,10 +451,10 @@ class CompressedPacketReader:
 
     def feed(self, data: Buffer) -> None:
         """Add compressed bytes; ``b""`` ends the stream."""
-        if self._eof:
-            raise ValueError("data fed after the end of the stream")
         if not len(data):
             self._eof = True
+        elif self._eof:
+            raise ValueError("data fed after the end of the stream")
         else:
             self._buf += data
 
