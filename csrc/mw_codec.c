@@ -93,6 +93,11 @@ int mw_unpack(const uint8_t *ops, const uint32_t *args, size_t nitems,
     return MW_OK;
 }
 
+static size_t lenenc_width(uint64_t v)
+{
+    return v < 0xFB ? 1 : v < (1u << 16) ? 3 : v < (1u << 24) ? 4 : 9;
+}
+
 static size_t put_lenenc(uint8_t *p, uint64_t v)
 {
     size_t w;
@@ -115,7 +120,6 @@ static size_t put_lenenc(uint8_t *p, uint64_t v)
     return w + 1;
 }
 
-/* Worst case of one field before its string bytes: a 9-byte length prefix. */
 #define ROOM(n) do { if (outlen - pos < (size_t)(n)) return -1; } while (0)
 
 int64_t mw_pack(const uint8_t *ops, const uint32_t *args, size_t nitems,
@@ -135,11 +139,11 @@ int64_t mw_pack(const uint8_t *ops, const uint32_t *args, size_t nitems,
             ROOM(1);
             out[pos++] = 0xFB;
         } else if (op == 7 || op == 8) {
-            ROOM(9);
+            ROOM(lenenc_width(ints[i]));
             pos += put_lenenc(out + pos, ints[i]);
         } else if (op >= 9 && op <= 13) {
             if (op == 9 || op == 10) {
-                ROOM(9);
+                ROOM(lenenc_width(lens[i]));
                 pos += put_lenenc(out + pos, lens[i]);
             }
             ROOM(lens[i]);

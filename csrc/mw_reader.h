@@ -15,7 +15,7 @@ static inline uint64_t mw_le(const uint8_t *p, int width)
     return v;
 }
 
-/* Length-encoded integer at buf[pos]: returns 0 and sets *value/*width, or returns the
+/* Length-encoded integer at buf[pos]: returns 0 and sets *value and *width, or returns the
  * MW_E_* status.  *prefix receives the first byte for error reports. */
 static inline int mw_read_lenenc(const uint8_t *buf, size_t len, size_t pos,
                                  uint64_t *value, size_t *width)

@@ -33,6 +33,8 @@ __all__ = ["build_packets", "pack", "scan_packets", "unpack_from"]
 
 Value = int | bytes | None
 
+_U64_MAX = (1 << 64) - 1
+
 _STATUS = {
     lib.MW_OK: SCAN_OK,
     lib.MW_NEED_HEADER: SCAN_NEED_HEADER,
@@ -129,6 +131,8 @@ def scan_packets(
     max_payload: int,
     max_count: int,
 ) -> ScanResult:
+    # The C side counts in 64 bits; a larger maximum means "no maximum".
+    max_payload = min(max_payload, _U64_MAX)
     spans = ffi.new("uint64_t[]", 2 * max_count)
     res = ffi.new("mw_scan_result *")
     lib.mw_scan_packets(buf, len(buf), start, seq, partial, max_payload, spans, max_count, res)

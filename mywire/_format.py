@@ -89,7 +89,7 @@ def compile_format(fmt: str) -> tuple[tuple[str, int], ...]:
             if count:
                 raise ValueError(f"bad format {fmt!r}: space after a count")
             continue
-        if ch.isdigit():
+        if "0" <= ch <= "9":
             count += ch
             continue
         if ch not in FORMAT_CODES:

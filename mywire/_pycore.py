@@ -111,7 +111,8 @@ def scan_packets(
             status, need = SCAN_NEED_BODY, n
             break
         spans.append((pos + 4, n))
-        seq = (s + 1) & 0xFF
+        if seq >= 0:
+            seq = (s + 1) & 0xFF
         partial = partial + n if n == MAX_PACKET else 0
         pos += 4 + n
     return ScanResult(spans, pos, seq, partial, status, need, error)

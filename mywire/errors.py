@@ -14,11 +14,13 @@ Server ERR packets are *not* exceptions here; they are events (see the connectio
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "MalformedPacket",
     "MywireError",
     "PacketTooLarge",
     "PacketsOutOfSync",
     "ProtocolError",
+    "ServerError",
     "TruncatedPacket",
     "UnsupportedFeature",
 ]
@@ -71,6 +73,13 @@ class PacketsOutOfSync(ProtocolError, ValueError):
         super().__init__(message, offset=offset, expected=expected)
         self.actual = actual
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_sync, (str(self), self.offset, self.expected, self.actual))
+
+
+def _rebuild_sync(message: str, offset: int, expected: str, actual: int) -> PacketsOutOfSync:
+    return PacketsOutOfSync(message, offset=offset, expected=expected, actual=actual)
+
 
 class PacketTooLarge(ProtocolError, ValueError):
     """A declared length exceeds the configured maximum; raised before any allocation."""
@@ -80,3 +89,34 @@ class PacketTooLarge(ProtocolError, ValueError):
 
 class UnsupportedFeature(MywireError):
     """The peer asked for something mywire does not implement (e.g. zstd without the package)."""
+
+
+class ServerError(MywireError):
+    """The server answered with an ERR packet (raised by adapters such as :mod:`mywire.aio`).
+
+    The sans-IO connection reports ERR packets as events; adapters that offer a call/return
+    API turn them into this exception.
+
+    Attributes:
+        code: the server error code (``ER_*``), or a client ``CR_*`` code for errors
+            raised locally.
+        sqlstate: the five-character SQL state.
+        message: the server's message.
+    """
+
+    def __init__(self, code: int, sqlstate: str, message: str) -> None:
+        super().__init__(f"({code}, {sqlstate!r}) {message}" if sqlstate else f"({code}) {message}")
+        self.code = code
+        self.sqlstate = sqlstate
+        self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.code, self.sqlstate, self.message))
+
+
+class AuthError(ServerError):
+    """Authentication failed: the server refused us, or we refused to send a secret.
+
+    Local refusals (e.g. a clear-text password over an unencrypted connection) use the
+    client code 2061 (CR_AUTH_PLUGIN_ERR) and SQL state ``HY000``.
+    """

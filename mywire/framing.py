@@ -176,12 +176,14 @@ class PacketReader:
     def buffered(self) -> int:
         """Bytes fed but not yet returned in a payload."""
         held = sum(len(s) for s in self._segs) - self._pos
-        return held + self._partial + (self._body_len - self._body_left if self._hdr else 0)
+        if self._hdr is not None:
+            held += len(self._hdr) + self._body_len - self._body_left
+        return held + sum(len(p) for p in self._pieces)
 
     @property
     def at_eof(self) -> bool:
         """True once the stream has ended and every payload in it was returned."""
-        return self._eof and not self._ready and not self._segs and self._hdr is None
+        return self._eof and not self._ready and self._error is None and self.buffered == 0
 
     # ----------------------------------------------------------------- output
     def next_payload(self) -> Payload | None:
@@ -340,6 +342,7 @@ class PacketReader:
         tail = memoryview(seg)[start:]
         self._hdr = bytearray(tail[:4])
         self._body = []
+        self._body_len = self._body_left = 0
         if len(self._hdr) == 4:
             # scan_packets already checked this header (it reported SCAN_NEED_BODY).
             self._begin_body(int.from_bytes(self._hdr[:3], "little"))
