@@ -172,6 +172,34 @@ class PacketReader:
         self._check = seq is not None
         self._seq = -1 if seq is None else seq
 
+    def take_unread(self) -> bytes:
+        """Remove and return every fed byte not yet returned in a payload.
+
+        For a protocol switch (TLS after an SSLRequest): the bytes after the last payload
+        belong to the next layer.  The reader is empty afterwards.
+
+        Raises:
+            ValueError: a payload of several packets is half read.
+        """
+        if self._pieces:
+            raise ValueError("cannot take unread bytes in the middle of a payload")
+        parts: list[bytes | memoryview] = []
+        if self._hdr is not None:
+            parts.append(bytes(self._hdr))
+            parts.extend(self._body)
+        if self._segs:
+            parts.append(memoryview(self._segs[0])[self._pos :])
+            parts.extend(list(self._segs)[1:])
+        data = b"".join(parts)
+        self._base = self._fed
+        self._segs.clear()
+        self._pos = 0
+        self._hdr = None
+        self._body = []
+        self._body_len = self._body_left = 0
+        self._scan = None
+        return data
+
     @property
     def buffered(self) -> int:
         """Bytes fed but not yet returned in a payload."""
