@@ -648,7 +648,7 @@ class ClientConnection(_Base):
         (head, sid, ncols, nparams, warnings), _ = unpack_from("BIHHxH", data)
         if head != 0:
             raise MalformedPacket(
-                f"malformed packet: header 0x{head:02x} at offset 0",
+                f"malformed packet: header 0x{as_int(head):02x} at offset 0",
                 offset=0,
                 expected="COM_STMT_PREPARE OK header 0x00",
             )

@@ -12,7 +12,7 @@ Server ERR packets are events (:class:`Err`), not exceptions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeAlias
 
 __all__ = [
     "StmtPrepared",
@@ -61,8 +61,6 @@ __all__ = [
     "UnknownCommand",
 ]
 
-_DC = {"frozen": True, "slots": True, "kw_only": True}
-
 
 class NeedData:
     """Sentinel type: ``next_event`` needs more bytes.  ``type(NEED_DATA) is NeedData``."""
@@ -76,7 +74,7 @@ class NeedData:
 NEED_DATA: Final = NeedData()
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Handshake:
     """HandshakeV10, the server's greeting (first packet, sequence id 0)."""
 
@@ -105,7 +103,7 @@ class Handshake:
         return v[6:] if v.startswith("5.5.5-") and "MariaDB" in v else v
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SSLRequest:
     """The truncated HandshakeResponse a client sends before starting TLS."""
 
@@ -114,7 +112,7 @@ class SSLRequest:
     character_set: int
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HandshakeResponse:
     """HandshakeResponse41, the client's answer to the greeting."""
 
@@ -131,7 +129,7 @@ class HandshakeResponse:
     zstd_level: int | None = None
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuthSwitchRequest:
     """0xFE from the server during authentication: use another plugin with new data."""
 
@@ -140,14 +138,14 @@ class AuthSwitchRequest:
     data: bytes
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuthMoreData:
     """0x01 from the server during authentication: plugin-specific data."""
 
     data: bytes
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuthNextFactor:
     """0x02 from a MySQL 8.0.27+ server: multi-factor authentication's next factor."""
 
@@ -155,14 +153,14 @@ class AuthNextFactor:
     data: bytes
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuthResponse:
     """What a client sends after the HandshakeResponse: AuthSwitchResponse or plugin data."""
 
     data: bytes
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionState:
     """One session-state change from an OK packet (CLIENT_SESSION_TRACK).
 
@@ -178,7 +176,7 @@ class SessionState:
     value: str | None = None
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ok:
     """OK packet (header 0x00, or 0xFE when it ends a resultset under DEPRECATE_EOF)."""
 
@@ -192,7 +190,7 @@ class Ok:
     eof: bool = False
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Err:
     """ERR packet.  ``sqlstate`` is "" when the server sent none (before 4.1 capabilities)."""
 
@@ -201,7 +199,7 @@ class Err:
     sqlstate: str = "HY000"
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Eof:
     """Classic EOF packet (0xFE, fewer than 9 bytes), without CLIENT_DEPRECATE_EOF."""
 
@@ -209,7 +207,7 @@ class Eof:
     status_flags: int = 0
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Progress:
     """MariaDB progress report (an ERR-shaped packet with code 0xFFFF)."""
 
@@ -219,7 +217,7 @@ class Progress:
     state: str
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueryAttribute:
     """A named query attribute (CLIENT_QUERY_ATTRIBUTES), sent as a string or NULL.
 
@@ -232,19 +230,19 @@ class QueryAttribute:
 # ---------------------------------------------------------------- commands (client → server)
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Quit:
     """COM_QUIT."""
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InitDb:
     """COM_INIT_DB: make ``schema`` the default database."""
 
     schema: str
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Query:
     """COM_QUERY.  ``attributes`` is None unless CLIENT_QUERY_ATTRIBUTES is negotiated."""
 
@@ -252,7 +250,7 @@ class Query:
     attributes: tuple[QueryAttribute, ...] | None = None
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FieldList:
     """COM_FIELD_LIST (deprecated): column definitions of ``table``."""
 
@@ -260,29 +258,29 @@ class FieldList:
     wildcard: str = ""
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Statistics:
     """COM_STATISTICS: the server answers with a human-readable string."""
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessKill:
     """COM_PROCESS_KILL."""
 
     connection_id: int
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Debug:
     """COM_DEBUG."""
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ping:
     """COM_PING."""
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeUser:
     """COM_CHANGE_USER."""
 
@@ -294,26 +292,26 @@ class ChangeUser:
     attributes: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResetConnection:
     """COM_RESET_CONNECTION."""
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetOption:
     """COM_SET_OPTION (MYSQL_OPTION_MULTI_STATEMENTS_ON = 0 / _OFF = 1)."""
 
     option: int
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StmtPrepare:
     """COM_STMT_PREPARE."""
 
     sql: str
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StmtExecute:
     """COM_STMT_EXECUTE.  ``params`` is the parameter block after the iteration count
     (NULL bitmap, new-params-bound flag, types, values), kept as bytes here: its layout
@@ -325,7 +323,7 @@ class StmtExecute:
     params: bytes = b""
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StmtSendLongData:
     """COM_STMT_SEND_LONG_DATA."""
 
@@ -334,21 +332,21 @@ class StmtSendLongData:
     data: bytes
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StmtClose:
     """COM_STMT_CLOSE (the server sends no response)."""
 
     statement_id: int
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StmtReset:
     """COM_STMT_RESET."""
 
     statement_id: int
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StmtFetch:
     """COM_STMT_FETCH."""
 
@@ -356,7 +354,7 @@ class StmtFetch:
     num_rows: int
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownCommand:
     """A command byte mywire does not decode (replication, COM_BINLOG_DUMP, ...)."""
 
@@ -364,7 +362,7 @@ class UnknownCommand:
     data: bytes
 
 
-Command = (
+Command: TypeAlias = (
     Quit
     | InitDb
     | Query
@@ -389,7 +387,7 @@ Command = (
 # ------------------------------------------------------------ responses (server → client)
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResultsetStart:
     """A resultset's header: its column count and the column definitions.
 
@@ -401,14 +399,14 @@ class ResultsetStart:
     binary: bool = False
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rows:
     """A run of row payloads of the current resultset, in order."""
 
     rows: tuple[bytes, ...]
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResultsetEnd:
     """The resultset's terminator: a classic EOF, or the 0xFE OK under DEPRECATE_EOF.
 
@@ -424,14 +422,14 @@ class ResultsetEnd:
         return bool(self.status_flags & 0x0008)
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LocalInfileRequest:
     """0xFB from the server: it asks for the contents of ``filename`` (LOAD DATA LOCAL)."""
 
     filename: str
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StmtPrepared:
     """The COM_STMT_PREPARE response: the statement id and the raw parameter and column
     definitions (decoded by the resultset layer)."""
@@ -442,21 +440,21 @@ class StmtPrepared:
     warnings: int = 0
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StatisticsResult:
     """The COM_STATISTICS response: one human-readable line."""
 
     text: str
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FieldListResult:
     """The COM_FIELD_LIST response: raw column definitions."""
 
     columns: tuple[bytes, ...]
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Packet:
     """A payload the state machine does not decode itself (resultset parts until the
     resultset layer lands, LOCAL INFILE data), with its sequence id."""
@@ -465,12 +463,12 @@ class Packet:
     data: bytes = field(repr=False)
 
 
-@dataclass(**_DC)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionClosed:
     """The peer closed the stream (``receive_data(b"")``) at a packet boundary."""
 
 
-Event = (
+Event: TypeAlias = (
     Handshake
     | SSLRequest
     | HandshakeResponse

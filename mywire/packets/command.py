@@ -50,14 +50,14 @@ from .handshake import parse_attributes, write_attributes
 
 __all__ = ["build_command", "parse_command"]
 
-_NO_ARG: dict[int, type[Command]] = {
+_NO_ARG: dict[int, Callable[[], Command]] = {
     Cmd.COM_QUIT: Quit,
     Cmd.COM_STATISTICS: Statistics,
     Cmd.COM_DEBUG: Debug,
     Cmd.COM_PING: Ping,
     Cmd.COM_RESET_CONNECTION: ResetConnection,
 }
-_CODE_OF: dict[type[Command], int] = {cls: code for code, cls in _NO_ARG.items()}
+_CODE_OF: dict[object, int] = {cls: code for code, cls in _NO_ARG.items()}
 _UNSIGNED = 0x8000  # the high bit of a parameter type: unsigned
 
 
@@ -86,8 +86,8 @@ def _parse_attributes(r: Reader) -> tuple[QueryAttribute, ...]:
         )
     types: list[tuple[int, str]] = []
     for _ in range(count):
-        t, name = r.unpack("HS")
-        types.append((as_int(t), dec(name)))
+        v_type, v_name = r.unpack("HS")
+        types.append((as_int(v_type), dec(v_name)))
     out = []
     for i, (t, name) in enumerate(types):
         if bitmap[i // 8] >> (i % 8) & 1:
@@ -100,7 +100,7 @@ def _parse_attributes(r: Reader) -> tuple[QueryAttribute, ...]:
 def _read_value(r: Reader, t: int) -> str:
     base, unsigned = t & 0xFF, bool(t & _UNSIGNED)
     start = r.offset
-    ints = {
+    ints: dict[int, tuple[int, str]] = {
         T.MYSQL_TYPE_TINY: (1, "b"),
         T.MYSQL_TYPE_SHORT: (2, "h"),
         T.MYSQL_TYPE_LONG: (4, "i"),

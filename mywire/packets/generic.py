@@ -127,10 +127,10 @@ def parse_ok(payload: bytes, capabilities: int) -> Ok:
     affected, insert_id = r.unpack("LL")
     status = warnings = 0
     if capabilities & C.CLIENT_PROTOCOL_41:
-        status, warnings = r.unpack("HH")
+        v_status, v_warnings = r.unpack("HH")
+        status, warnings = as_int(v_status), as_int(v_warnings)
     elif capabilities & C.CLIENT_TRANSACTIONS:
         status = r.int2()
-    status = as_int(status)
     info = b""
     states: tuple[SessionState, ...] = ()
     if capabilities & C.CLIENT_SESSION_TRACK:
@@ -146,7 +146,7 @@ def parse_ok(payload: bytes, capabilities: int) -> Ok:
         affected_rows=as_int(affected),
         last_insert_id=as_int(insert_id),
         status_flags=status,
-        warnings=as_int(warnings),
+        warnings=warnings,
         info=dec(info),
         session_state=states,
         eof=payload[0] == 0xFE,

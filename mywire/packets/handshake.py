@@ -93,11 +93,11 @@ def parse_handshake(payload: bytes) -> Handshake:
     plugin_name: str | None = None
     data = as_bytes(part1)
     if not r.at_end():
-        charset, status, caps_hi, plugin_len, ext = r.unpack("BHHB6xI")
+        v_charset, v_status, caps_hi, v_plugin_len, ext = r.unpack("BHHB6xI")
+        charset, status, plugin_len = as_int(v_charset), as_int(v_status), as_int(v_plugin_len)
         caps |= as_int(caps_hi) << 16
         if not caps & C.CLIENT_MYSQL:
             caps |= as_int(ext) << EXT_SHIFT
-        plugin_len = as_int(plugin_len)
         if caps & C.CLIENT_SECURE_CONNECTION:
             # Part 2 is max(13, len - 8) bytes; its last byte is a NUL, not scramble.
             n = max(13, plugin_len - 8)
@@ -112,8 +112,8 @@ def parse_handshake(payload: bytes) -> Handshake:
         connection_id=as_int(conn_id),
         auth_plugin_data=data,
         capabilities=caps,
-        character_set=as_int(charset),
-        status_flags=as_int(status),
+        character_set=charset,
+        status_flags=status,
         auth_plugin_name=plugin_name,
     )
 
@@ -321,7 +321,7 @@ def parse_auth_switch_request(payload: bytes) -> AuthSwitchRequest:
     header, name, data = r.unpack("BZE")
     if header != 0xFE:
         raise MalformedPacket(
-            f"malformed packet: header 0x{header:02x} at offset 0",
+            f"malformed packet: header 0x{as_int(header):02x} at offset 0",
             offset=0,
             expected="auth switch request header 0xfe",
         )
@@ -339,7 +339,7 @@ def parse_auth_more_data(payload: bytes) -> AuthMoreData:
     header, data = Reader(payload).unpack("BE")
     if header != 0x01:
         raise MalformedPacket(
-            f"malformed packet: header 0x{header:02x} at offset 0",
+            f"malformed packet: header 0x{as_int(header):02x} at offset 0",
             offset=0,
             expected="auth more data header 0x01",
         )
@@ -354,7 +354,7 @@ def parse_auth_next_factor(payload: bytes) -> AuthNextFactor:
     header, name, data = Reader(payload).unpack("BZE")
     if header != 0x02:
         raise MalformedPacket(
-            f"malformed packet: header 0x{header:02x} at offset 0",
+            f"malformed packet: header 0x{as_int(header):02x} at offset 0",
             offset=0,
             expected="auth next factor header 0x02",
         )

@@ -1,0 +1,371 @@
+"""asyncio client: a thin adapter that moves bytes between a stream and a ClientConnection.
+
+Theory of operation
+-------------------
+All protocol decisions are made by :class:`mywire.connection.ClientConnection`; this
+module only reads from the socket when the connection says ``NEED_DATA``, writes the
+bytes its methods return, upgrades the stream to TLS when the connection has sent an
+SSLRequest, and turns ERR events into exceptions for a call/return API.
+
+TLS modes follow the MySQL clients' ``--ssl-mode``:
+
+``disabled``   never TLS.
+``preferred``  TLS when the server offers it, without certificate checks (the default,
+               as in the mysql client; it protects against passive sniffing only).
+``required``   TLS or fail; no certificate checks.
+``verify``     TLS or fail; the certificate chain and host name are verified (against
+               ``ssl_ca`` or the system store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlparse
+
+from .connection import ClientConnection
+from .errors import AuthError, MywireError, ServerError
+from .events import (
+    AuthMoreData,
+    AuthNextFactor,
+    AuthSwitchRequest,
+    ConnectionClosed,
+    Err,
+    Event,
+    Handshake,
+    InitDb,
+    NeedData,
+    Ok,
+    Ping,
+    Query,
+    Quit,
+    ResultsetEnd,
+    ResultsetStart,
+    Rows,
+)
+from .framing import DEFAULT_MAX_PAYLOAD
+
+__all__ = ["Client", "Response", "connect", "parse_dsn"]
+
+SSL_MODES = ("disabled", "preferred", "required", "verify")
+# CR_SERVER_LOST and CR_SSL_CONNECTION_ERROR, as libmysqlclient reports them.
+_CR_SERVER_LOST = 2013
+_CR_SSL_CONNECTION_ERROR = 2026
+_READ_SIZE = 1 << 16
+
+
+@dataclass
+class Response:
+    """Everything the server sent for one command, in order.
+
+    ``events`` holds the OKs and, for each resultset, its ResultsetStart, Rows batches
+    and ResultsetEnd.  The properties summarise the last result.
+    """
+
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def ok(self) -> Ok | None:
+        """The last OK (a plain OK, or the OK that ended a resultset)."""
+        for ev in reversed(self.events):
+            if isinstance(ev, Ok):
+                return ev
+            if isinstance(ev, ResultsetEnd) and ev.ok is not None:
+                return ev.ok
+        return None
+
+    @property
+    def affected_rows(self) -> int:
+        ok = self.ok
+        return ok.affected_rows if ok else 0
+
+    @property
+    def last_insert_id(self) -> int:
+        ok = self.ok
+        return ok.last_insert_id if ok else 0
+
+    @property
+    def resultsets(self) -> list[tuple[ResultsetStart, list[bytes]]]:
+        """Each resultset's header and its raw row payloads."""
+        out: list[tuple[ResultsetStart, list[bytes]]] = []
+        for ev in self.events:
+            if isinstance(ev, ResultsetStart):
+                out.append((ev, []))
+            elif isinstance(ev, Rows):
+                out[-1][1].extend(ev.rows)
+        return out
+
+
+def parse_dsn(dsn: str) -> dict[str, object]:
+    """``mysql://user:password@host:port/db?ssl_mode=required&compress=1`` → keywords.
+
+    A host starting with ``/`` (percent-encoded in the URL) or a ``unix_socket=`` query
+    parameter selects a Unix socket.
+    """
+    u = urlparse(dsn)
+    if u.scheme not in ("mysql", "mariadb"):
+        raise ValueError(f"DSN scheme must be mysql:// or mariadb://, not {u.scheme!r}")
+    kw: dict[str, object] = {}
+    if u.hostname:
+        host = unquote(u.hostname)
+        kw["unix_socket" if host.startswith("/") else "host"] = host
+    if u.port:
+        kw["port"] = u.port
+    if u.username:
+        kw["user"] = unquote(u.username)
+    if u.password:
+        kw["password"] = unquote(u.password)
+    if u.path and u.path != "/":
+        kw["database"] = unquote(u.path.lstrip("/"))
+    for key, values in parse_qs(u.query).items():
+        value = values[-1]
+        if key in ("compress",):
+            kw[key] = value.lower() in ("1", "true", "yes")
+        elif key in ("connect_timeout", "timeout"):
+            kw[key] = float(value)
+        elif key in ("ssl_mode", "ssl_ca", "unix_socket"):
+            kw[key] = value
+        else:
+            raise ValueError(f"unknown DSN parameter {key!r}")
+    return kw
+
+
+async def connect(
+    dsn: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3306,
+    unix_socket: str | None = None,
+    user: str = "root",
+    password: str | bytes = "",
+    database: str | None = None,
+    ssl_mode: str = "preferred",
+    ssl_ca: str | None = None,
+    ssl_context: _ssl.SSLContext | None = None,
+    compress: bool = False,
+    connect_timeout: float = 10.0,
+    timeout: float | None = None,
+    server_public_key: bytes | None = None,
+    allow_cleartext: bool = False,
+    max_payload: int = DEFAULT_MAX_PAYLOAD,
+) -> Client:
+    """Open a connection and authenticate.
+
+    Keywords override what the DSN says.  ``timeout`` bounds each later command;
+    ``connect_timeout`` bounds connecting plus authentication.
+
+    Raises:
+        AuthError: the server refused the credentials (its code and message), or a
+            plugin refused to send a secret over an insecure transport.
+        ServerError: the server sent another ERR (e.g. 1049 unknown database, 1040 too
+            many connections), TLS was required but not offered (2026), or the
+            connection was lost (2013).
+        OSError, TimeoutError: the transport failed or timed out.
+        ProtocolError: the server broke the protocol.
+    """
+    opts: dict[str, object] = parse_dsn(dsn) if dsn else {}
+    given = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("dsn", "opts") and v != _DEFAULTS.get(k, _MISSING)
+    }
+    opts.update(given)
+    for k, v in _DEFAULTS.items():
+        opts.setdefault(k, v)
+    mode = str(opts["ssl_mode"])
+    if mode not in SSL_MODES:
+        raise ValueError(f"ssl_mode must be one of {SSL_MODES}, not {mode!r}")
+    client = Client(opts)
+    async with asyncio.timeout(float(opts["connect_timeout"])):  # type: ignore[arg-type]
+        await client._open()
+    return client
+
+
+_MISSING = object()
+_DEFAULTS: dict[str, object] = {
+    "host": "127.0.0.1",
+    "port": 3306,
+    "unix_socket": None,
+    "user": "root",
+    "password": "",
+    "database": None,
+    "ssl_mode": "preferred",
+    "ssl_ca": None,
+    "ssl_context": None,
+    "compress": False,
+    "connect_timeout": 10.0,
+    "timeout": None,
+    "server_public_key": None,
+    "allow_cleartext": False,
+    "max_payload": DEFAULT_MAX_PAYLOAD,
+}
+
+
+class Client:
+    """One authenticated connection; create it with :func:`connect`.
+
+    Commands run one at a time (a lock serialises concurrent callers).
+    """
+
+    def __init__(self, opts: dict[str, object]) -> None:
+        self._opts = opts
+        self._lock = asyncio.Lock()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        mode = str(opts["ssl_mode"])
+        unix = opts["unix_socket"] is not None
+        password = opts["password"]
+        assert isinstance(password, (str, bytes))
+        self.conn = ClientConnection(
+            user=str(opts["user"]),
+            password=password,
+            database=opts["database"] if opts["database"] is None else str(opts["database"]),
+            tls=mode != "disabled" and not unix,
+            secure_transport=unix,
+            compress=bool(opts["compress"]),
+            server_public_key=opts["server_public_key"],  # type: ignore[arg-type]
+            allow_cleartext=bool(opts["allow_cleartext"]),
+            max_payload=int(opts["max_payload"]),  # type: ignore[call-overload]
+        )
+        self.tls = False
+
+    @property
+    def handshake(self) -> Handshake:
+        assert self.conn.handshake is not None
+        return self.conn.handshake
+
+    # ------------------------------------------------------------------ transport
+    async def _open(self) -> None:
+        o = self._opts
+        if o["unix_socket"] is not None:
+            self._reader, self._writer = await asyncio.open_unix_connection(str(o["unix_socket"]))
+        else:
+            self._reader, self._writer = await asyncio.open_connection(
+                str(o["host"]),
+                int(o["port"]),  # type: ignore[call-overload]
+            )
+        try:
+            await self._handshake()
+        except BaseException:
+            self._abort()
+            raise
+
+    def _write(self, data: bytes) -> None:
+        if data:
+            assert self._writer is not None
+            self._writer.write(data)
+
+    async def _events(self, done: Callable[[Event], bool]) -> list[Event]:
+        """Read events until ``done(event)``; answer auth steps on the way."""
+        assert self._reader is not None and self._writer is not None
+        out: list[Event] = []
+        while True:
+            ev = self.conn.next_event()
+            if isinstance(ev, NeedData):
+                await self._writer.drain()
+                data = await self._reader.read(_READ_SIZE)
+                self.conn.receive_data(data)
+                continue
+            if isinstance(ev, ConnectionClosed):
+                raise ServerError(_CR_SERVER_LOST, "HY000", "Lost connection to server")
+            if isinstance(ev, (AuthSwitchRequest, AuthMoreData, AuthNextFactor)):
+                self._write(self.conn.auth_reply())
+            out.append(ev)
+            if done(ev):
+                return out
+
+    async def _handshake(self) -> None:
+        (greeting,) = await self._events(lambda e: True)
+        if isinstance(greeting, Err):
+            raise ServerError(greeting.code, greeting.sqlstate, greeting.message)
+        mode = str(self._opts["ssl_mode"])
+        conn = self.conn
+        if conn.wants_tls and conn.capabilities & 0x800:  # CLIENT_SSL offered and wanted
+            self._write(conn.ssl_request())
+            await self._start_tls(mode)
+            conn.tls_started()
+        elif mode in ("required", "verify") and self._opts["unix_socket"] is None:
+            raise ServerError(
+                _CR_SSL_CONNECTION_ERROR,
+                "HY000",
+                "TLS is required but the server does not offer it",
+            )
+        self._write(conn.handshake_response())
+        last = (await self._events(lambda e: isinstance(e, (Ok, Err))))[-1]
+        if isinstance(last, Err):
+            # SQL state 28000 is "invalid authorization specification" (1045, 1698...);
+            # anything else (1049 unknown database, 1040 too many connections) is not
+            # about the credentials.
+            cls = AuthError if last.sqlstate == "28000" else ServerError
+            raise cls(last.code, last.sqlstate, last.message)
+
+    async def _start_tls(self, mode: str) -> None:
+        assert self._writer is not None
+        ctx = self._opts["ssl_context"]
+        if ctx is None:
+            if mode == "verify":
+                ca = self._opts["ssl_ca"]
+                ctx = _ssl.create_default_context(cafile=str(ca) if ca else None)
+            else:
+                ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = _ssl.CERT_NONE
+        assert isinstance(ctx, _ssl.SSLContext)
+        await self._writer.drain()
+        await self._writer.start_tls(
+            ctx, server_hostname=str(self._opts["host"]) if ctx.check_hostname else None
+        )
+        self.tls = True
+
+    def _abort(self) -> None:
+        if self._writer is not None:
+            self._writer.transport.abort()
+
+    # ------------------------------------------------------------------- commands
+    async def _command(self, data: bytes) -> Response:
+        async with self._lock:
+            self._write(data)
+            t = self._opts["timeout"]
+            async with asyncio.timeout(float(t) if t is not None else None):  # type: ignore[arg-type]
+                events = await self._events(lambda e: self.conn.state.value == "ready")
+        last = events[-1]
+        if isinstance(last, Err):
+            raise ServerError(last.code, last.sqlstate, last.message)
+        return Response(events)
+
+    async def query(self, sql: str) -> Response:
+        """Run COM_QUERY.
+
+        Raises:
+            ServerError: the server answered with ERR (code, SQL state, message).
+        """
+        return await self._command(self.conn.send(Query(sql=sql)))
+
+    async def ping(self) -> None:
+        await self._command(self.conn.send(Ping()))
+
+    async def init_db(self, schema: str) -> None:
+        await self._command(self.conn.send(InitDb(schema=schema)))
+
+    async def close(self) -> None:
+        """Send COM_QUIT and close the transport (idempotent)."""
+        if self._writer is None:
+            return
+        try:
+            if self.conn.state.value == "ready":
+                self._write(self.conn.send(Quit()))
+                await self._writer.drain()
+            self._writer.close()
+            await self._writer.wait_closed()
+        except (OSError, MywireError):
+            pass
+        finally:
+            self._writer = None
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
