@@ -63,6 +63,7 @@ from .events import (
 )
 from .framing import (
     DEFAULT_MAX_PAYLOAD,
+    MAX_PACKET,
     CompressedPacketReader,
     PacketReader,
     Payload,
@@ -187,6 +188,8 @@ class _Base:
         p = self._pushback.popleft() if self._pushback else self._reader.next_payload()
         if p is not None:
             self._taken.append(p)
+            # A reply continues the sequence after the last packet of this payload.
+            self._seq = (p.seq + len(p.data) // MAX_PACKET + 1) & 0xFF
         return p
 
     def _expect_seq(self, seq: int | None) -> None:
@@ -201,6 +204,8 @@ class _Base:
         if first_seq is not None:
             self._seq = first_seq
             self._cseq = first_seq
+        elif isinstance(self._reader, CompressedPacketReader):
+            self._cseq = self._reader.seq
         parts = []
         for payload in payloads:
             framed, self._seq = frame_payload(payload, self._seq)

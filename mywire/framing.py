@@ -489,6 +489,11 @@ class CompressedPacketReader:
         else:
             self._buf += data
 
+    @property
+    def seq(self) -> int:
+        """The compressed sequence id the next frame carries (tracked even unchecked)."""
+        return self._seq
+
     def reset_sequence(self, seq: int | None = 0) -> None:
         """Expect compressed sequence id ``seq`` on the next frame (or stop checking)."""
         self._check = seq is not None

@@ -1,0 +1,234 @@
+"""The asyncio client against the real MariaDB, compared with PyMySQL on the same statements."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
+
+import pymysql
+import pytest
+from helpers import Dsn
+
+from mywire import aio
+from mywire.errors import AuthError, ServerError
+
+T = TypeVar("T")
+
+pytestmark = pytest.mark.mariadb
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def wrap() -> T:
+        return await coro
+
+    return asyncio.run(wrap())
+
+
+def url(dsn: Dsn, user: str | None = None, password: str = "", **query: str) -> str:
+    auth = user if user is not None else dsn.user
+    if password:
+        auth += ":" + password
+    q = "&".join(f"{k}={v}" for k, v in query.items())
+    return f"mysql://{auth}@{dsn.host}:{dsn.port}/{dsn.database}" + (f"?{q}" if q else "")
+
+
+def pymysql_connect(dsn: Dsn, user: str | None = None, password: str = "", **kw: Any) -> Any:
+    return pymysql.connect(
+        host=dsn.host,
+        port=dsn.port,
+        user=user if user is not None else dsn.user,
+        password=password,
+        database=dsn.database,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def account(mariadb_dsn: Dsn) -> Iterator[tuple[str, str]]:
+    """A mysql_native_password account made for these tests, dropped afterwards."""
+    user = f"mw_native_{secrets.token_hex(3)}"
+    password = "s3cret-" + secrets.token_hex(4)
+    admin = pymysql_connect(mariadb_dsn)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT ALL ON `{mariadb_dsn.database}`.* TO '{user}'@'%'")
+    try:
+        yield user, password
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER '{user}'@'%'")
+        admin.close()
+
+
+STATEMENTS = [
+    "CREATE TEMPORARY TABLE t (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, v INT)",
+    "INSERT INTO t (v) VALUES (1), (2), (3)",
+    "UPDATE t SET v = v + 1 WHERE id > 1",
+    "UPDATE t SET v = v WHERE id = 1",
+    "DELETE FROM t WHERE id = 1",
+    "INSERT INTO t (id, v) VALUES (18446744073709551610, 9)",
+    "INSERT INTO t (v) VALUES (10)",
+    "INSERT INTO t (v) VALUES (11), (12) ON DUPLICATE KEY UPDATE v = 0",
+]
+
+
+def test_ddl_and_dml_match_pymysql(mariadb_dsn: Dsn) -> None:
+    expected = []
+    conn = pymysql_connect(mariadb_dsn)
+    with conn.cursor() as cur:
+        for sql in STATEMENTS:
+            affected = cur.execute(sql)
+            expected.append((affected, cur.lastrowid))
+    conn.close()
+
+    async def ours() -> list[tuple[int, int]]:
+        out = []
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            for sql in STATEMENTS:
+                r = await client.query(sql)
+                out.append((r.affected_rows, r.last_insert_id))
+        return out
+
+    got = run(ours())
+    assert got == expected
+    # And the values themselves, worked out from the statements: the full 64-bit id is
+    # kept (PyMySQL agrees above), and the 2-row insert reports its first id.
+    assert got[1] == (3, 1)
+    assert got[2] == (2, 0)
+    assert got[3] == (0, 0)
+    assert got[6] == (1, 18446744073709551611)
+    assert got[7] == (2, 18446744073709551612)
+
+
+def test_ping_init_db_and_resultset(mariadb_dsn: Dsn) -> None:
+    async def go() -> None:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            await client.ping()
+            await client.init_db("mysql")
+            r = await client.query("SELECT DATABASE(), 1 + 1")
+            ((start, rows),) = r.resultsets
+            assert len(start.columns) == 2
+            assert rows == [b"\x05mysql\x012"]
+            assert client.conn.state.value == "ready"
+
+    run(go())
+
+
+def test_password_account_and_wrong_password(mariadb_dsn: Dsn, account: tuple[str, str]) -> None:
+    user, password = account
+
+    async def good() -> str:
+        async with await aio.connect(url(mariadb_dsn, user, password)) as client:
+            ((_, rows),) = (await client.query("SELECT CURRENT_USER()")).resultsets
+            return rows[0][1:].decode()
+
+    assert run(good()).startswith(f"{user}@")
+
+    with pytest.raises(pymysql.err.OperationalError) as theirs:
+        pymysql_connect(mariadb_dsn, user, "wrong")
+    with pytest.raises(AuthError) as ours:
+        run(aio.connect(url(mariadb_dsn, user, "wrong")))
+    code, message = theirs.value.args
+    assert (ours.value.code, ours.value.message) == (code, message)
+    assert ours.value.code == 1045
+    assert ours.value.sqlstate == "28000"
+    assert message.startswith(f"Access denied for user '{user}'@")
+
+
+def test_unknown_database_is_a_server_error_not_an_auth_error(mariadb_dsn: Dsn) -> None:
+    with pytest.raises(ServerError) as info:
+        run(
+            aio.connect(f"mysql://{mariadb_dsn.user}@{mariadb_dsn.host}:{mariadb_dsn.port}/nope_db")
+        )
+    assert type(info.value) is ServerError
+    assert info.value.code == 1049
+    assert info.value.sqlstate == "42000"
+    assert info.value.message == "Unknown database 'nope_db'"
+
+
+def test_query_error_keeps_the_connection_usable(mariadb_dsn: Dsn) -> None:
+    async def go() -> None:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            with pytest.raises(ServerError) as info:
+                await client.query("SELECT * FROM no_such_table_here")
+            assert info.value.code == 1146
+            assert info.value.sqlstate == "42S02"
+            r = await client.query("SELECT 7")
+            assert r.resultsets[0][1] == [b"\x017"]
+
+    run(go())
+
+
+def test_compressed_protocol(mariadb_dsn: Dsn) -> None:
+    async def go() -> None:
+        async with await aio.connect(url(mariadb_dsn, compress="1", ssl_mode="disabled")) as c:
+            assert c.conn.capabilities & 0x20
+            r = await c.query("SELECT REPEAT('ab', 40000)")
+            ((_, rows),) = r.resultsets
+            assert rows == [b"\xfd\x80\x38\x01" + b"ab" * 40000]
+            await c.ping()
+
+    run(go())
+
+
+def test_tls_required_but_not_offered(mariadb_dsn: Dsn) -> None:
+    # This MariaDB runs without TLS (@@have_ssl is DISABLED here); "required" must refuse
+    # to fall back to plain text.
+    conn = pymysql_connect(mariadb_dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@have_ssl")
+        (have_ssl,) = cur.fetchone()
+    conn.close()
+    if have_ssl == "YES":
+        pytest.skip("this server offers TLS")
+    with pytest.raises(ServerError) as info:
+        run(aio.connect(url(mariadb_dsn, ssl_mode="required")))
+    assert info.value.code == 2026
+
+
+@pytest.mark.skipif(not os.path.exists("/run/mysqld/mysqld.sock"), reason="no local socket")
+def test_unix_socket(mariadb_dsn: Dsn) -> None:
+    async def go() -> None:
+        client = await aio.connect(
+            unix_socket="/run/mysqld/mysqld.sock", user=mariadb_dsn.user, database="test"
+        )
+        assert client.conn.secure
+        r = await client.query("SELECT 1")
+        assert r.resultsets[0][1] == [b"\x011"]
+        await client.close()
+
+    run(go())
+
+
+def test_ed25519_account_through_auth_switch(mariadb_dsn: Dsn) -> None:
+    pytest.importorskip("nacl")
+    admin = pymysql_connect(mariadb_dsn)
+    user = f"mw_ed_{secrets.token_hex(3)}"
+    with admin.cursor() as cur:
+        try:
+            cur.execute("INSTALL SONAME 'auth_ed25519'")
+        except pymysql.err.MySQLError as exc:
+            if exc.args[0] != 1968:  # ER_PLUGIN_INSTALLED
+                pytest.skip(f"ed25519 plugin not available: {exc}")
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-pw')")
+        cur.execute(f"GRANT ALL ON `{mariadb_dsn.database}`.* TO '{user}'@'%'")
+    try:
+
+        async def go() -> str:
+            async with await aio.connect(url(mariadb_dsn, user, "ed-pw")) as client:
+                # The greeting names mysql_native_password; the server then switches.
+                assert client.handshake.auth_plugin_name == "mysql_native_password"
+                ((_, rows),) = (await client.query("SELECT CURRENT_USER()")).resultsets
+                return rows[0][1:].decode()
+
+        assert run(go()).startswith(f"{user}@")
+        with pytest.raises(AuthError) as info:
+            run(aio.connect(url(mariadb_dsn, user, "not-it")))
+        assert info.value.code == 1045
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER '{user}'@'%'")
+        admin.close()
