@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 from ._state import CLIENT, SERVER, TRANSITIONS, State
 from .auth import ClientAuth, client_plugin
-from .codec import unpack_from
+from .codec import pack, unpack_from
 from .constants import Capability as C
 from .constants import ServerStatus
 from .errors import MalformedPacket, MywireError, ProtocolError, UnsupportedFeature
@@ -192,11 +192,12 @@ class _Base:
             self._seq = (p.seq + len(p.data) // MAX_PACKET + 1) & 0xFF
         return p
 
-    def _expect_seq(self, seq: int | None) -> None:
-        if self._compressed:
-            assert isinstance(self._reader, CompressedPacketReader)
-            self._reader.reset_sequence(None if seq is None else self._cseq)
-        elif isinstance(self._reader, PacketReader):
+    def _expect_seq(self, seq: int | None, cseq: int | None) -> None:
+        """Set the sequence id (plain) or compressed sequence id the peer sends next;
+        None accepts any."""
+        if isinstance(self._reader, CompressedPacketReader):
+            self._reader.reset_sequence(cseq)
+        else:
             self._reader.reset_sequence(seq)
 
     # ----------------------------------------------------------------- output
@@ -213,9 +214,7 @@ class _Base:
         data = b"".join(parts)
         if self._compressed:
             data, self._cseq = compress_frames(data, self._cseq)
-            self._expect_seq(self._seq)
-        else:
-            self._expect_seq(self._seq)
+        self._expect_seq(self._seq, self._cseq)
         return data
 
     def _start_compression(self) -> None:
@@ -386,13 +385,11 @@ class ClientConnection(_Base):
         return data
 
     def query(self, sql: str) -> bytes:
-        from .events import Query
-
+        """Shorthand for ``send(Query(sql=sql))``."""
         return self.send(Query(sql=sql))
 
     def ping(self) -> bytes:
-        from .events import Ping
-
+        """Shorthand for ``send(Ping())``."""
         return self.send(Ping())
 
     def change_user(self, user: str, password: bytes | str = b"", database: str = "") -> bytes:
@@ -495,7 +492,7 @@ class ClientConnection(_Base):
         if isinstance(ev, (Ok, Eof, ResultsetEnd)):
             self.server_status = ev.status_flags
         if self.state is State.READY:
-            self._expect_seq(None)  # idle: accept the id-0 ERR of an idle timeout
+            self._expect_seq(None, None)  # idle: accept the id-0 ERR of an idle timeout
         return ev
 
     def _generic(self, data: bytes) -> Event:
@@ -536,7 +533,7 @@ class ClientConnection(_Base):
             ev = self._received(ok)
             if self.capabilities & C.CLIENT_COMPRESS and not self._compressed:
                 self._start_compression()
-            self._expect_seq(None)
+            self._expect_seq(None, None)
             return ev
         if head == b"\xff":
             return self._received(pgen.parse_err(data))
@@ -853,7 +850,7 @@ class ServerConnection(_Base):
         if was_auth and self.capabilities & C.CLIENT_COMPRESS and not self._compressed:
             self._start_compression()
         if self.state is State.READY:
-            self._expect_seq(0)
+            self._expect_seq(0, 0)
         return out
 
     def err(self, code: int, message: str, sqlstate: str = "HY000") -> bytes:
@@ -862,7 +859,7 @@ class ServerConnection(_Base):
         out = self._send([pgen.build_err(Err(code=code, message=message, sqlstate=sqlstate))])
         self._move("send:Err", received=False)
         if self.state is State.READY:
-            self._expect_seq(0)
+            self._expect_seq(0, 0)
         return out
 
     def resultset(
@@ -879,7 +876,7 @@ class ServerConnection(_Base):
         inp = "send:Resultset+more" if more else "send:Resultset"
         self._check_can_send(inp)
         cols = list(columns)
-        payloads = [pcmd_column_count(len(cols)), *cols]
+        payloads = [pack("L", len(cols)), *cols]
         deprecate = self.capabilities & C.CLIENT_DEPRECATE_EOF
         eof = pgen.build_eof(Eof(warnings=warnings, status_flags=status_flags), self.capabilities)
         if not deprecate:
@@ -896,11 +893,5 @@ class ServerConnection(_Base):
         out = self._send(payloads)
         self._move(inp, received=False)
         if self.state is State.READY:
-            self._expect_seq(0)
+            self._expect_seq(0, 0)
         return out
-
-
-def pcmd_column_count(n: int) -> bytes:
-    from .codec import pack
-
-    return pack("L", n)

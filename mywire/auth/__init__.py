@@ -175,9 +175,12 @@ class PasswordVerifier:
 
 
 def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    # scrypt keys HMAC-SHA256 with the password, and HMAC zero-pads short keys, so b"pw" and
+    # b"pw\0" would give the same digest; a length prefix keeps binary passwords distinct.
+    material = len(password).to_bytes(8, "big") + password
     # maxmem: 128 * r * n bytes are needed; leave headroom over OpenSSL's 32 MiB default.
     return hashlib.scrypt(
-        password, salt=salt, n=n, r=r, p=p, maxmem=256 * r * n + (1 << 20), dklen=_VERIFIER_BYTES
+        material, salt=salt, n=n, r=r, p=p, maxmem=256 * r * n + (1 << 20), dklen=_VERIFIER_BYTES
     )
 
 

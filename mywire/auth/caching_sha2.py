@@ -80,8 +80,10 @@ def scramble_caching_sha2(password: bytes, nonce: bytes) -> bytes:
 
 def _fast_check(response: bytes, nonce: bytes, cached: bytes) -> bool:
     """Does ``response`` prove knowledge of the password whose double SHA-256 is cached?"""
+    # response = SHA256(pw) XOR SHA256(cached + nonce), so this recovers SHA256(pw) ...
     candidate = xor_bytes(response, hashlib.sha256(cached + nonce).digest())
-    return hmac.compare_digest(hashlib.sha256(hashlib.sha256(candidate).digest()).digest(), cached)
+    # ... whose SHA-256 is the cached SHA256(SHA256(pw)) exactly when the password matches.
+    return hmac.compare_digest(hashlib.sha256(candidate).digest(), cached)
 
 
 _ClientState = Literal["new", "fast", "key", "done"]
