@@ -52,6 +52,8 @@ from .events import (
     LocalInfileRequest,
     NeedData,
     Ok,
+    Ping,
+    Query,
     ResultsetEnd,
     ResultsetStart,
     Rows,
