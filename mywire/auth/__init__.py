@@ -212,7 +212,10 @@ class Credential:
         """Derive every stored value from ``password``.
 
         The ed25519 key is computed only when PyNaCl is installed (else it is None and
-        client_ed25519 logins fail).
+        client_ed25519 logins fail), and not for the empty password: MariaDB stores an
+        empty authentication_string for ``IDENTIFIED VIA ed25519 USING PASSWORD('')`` and
+        then refuses every client_ed25519 login to that account (checked against 10.11 in
+        tests/test_auth_mariadb.py), and this server does the same.
 
         Args:
             password: the password as bytes (what the client will send).
@@ -222,12 +225,14 @@ class Credential:
             raise TypeError("password must be bytes")
         stage1 = hashlib.sha1(password).digest()
         sha = hashlib.sha256(password).digest()
-        try:
-            from mywire.auth.ed25519 import ed25519_public_key
+        public_key: bytes | None = None
+        if password:
+            try:
+                from mywire.auth.ed25519 import ed25519_public_key
 
-            public_key: bytes | None = ed25519_public_key(password)
-        except UnsupportedFeature:
-            public_key = None
+                public_key = ed25519_public_key(password)
+            except UnsupportedFeature:
+                pass
         return cls(
             empty_password=password == b"",
             native_hash=hashlib.sha1(stage1).digest(),
@@ -439,6 +444,11 @@ class ServerAuth(abc.ABC):
         rsa_private_key: PEM private key for the RSA exchange of sha256_password and
             caching_sha2_password over insecure connections (needs ``mywire[rsa]``).
         cache: the Sha2Cache for caching_sha2_password (default: one per server class).
+
+    Raises:
+        ValueError: a bad ``scramble``, or ``rsa_private_key`` is not an unencrypted PEM
+            RSA private key.
+        UnsupportedFeature: a package the plugin (or ``rsa_private_key``) needs is missing.
     """
 
     name: ClassVar[str]

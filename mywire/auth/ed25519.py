@@ -20,10 +20,13 @@ The exchange
    seed, but with the whole password as the seed: ``h = SHA512(password)``, secret scalar
    ``s = clamp(h[0:32])``, ``A = [s]B``, ``r = SHA512(h[32:64] + M) mod L``, ``R = [r]B``,
    ``k = SHA512(R + A + M) mod L``, ``S = (r + k*s) mod L``, signature ``R + S``.  An
-   empty password is signed like any other (the server always expects 64 bytes).
+   empty password is signed like any other (the ``mariadb`` command-line client does the
+   same: the server reports "using password: YES").
 3. The server stores ``A`` (``ED25519_PASSWORD('...')`` prints it in base64 without
    padding, 43 characters) and checks the signature with the standard Ed25519
-   verification, then answers OK or ERR.
+   verification, then answers OK or ERR.  For ``USING PASSWORD('')`` MariaDB stores an
+   empty string instead, and no client_ed25519 login to that account succeeds (observed
+   with MariaDB 10.11 and its own client); :class:`~mywire.auth.Credential` mirrors this.
 
 Standard Ed25519 APIs (``cryptography``'s included) take a 32-byte seed and hash it, so
 they cannot take a password of any length as the seed; the scalar arithmetic therefore
