@@ -87,6 +87,11 @@ def frame_payload(payload: Buffer, seq: int = 0) -> tuple[bytes, int]:
     return _backend.IMPL.build_packets(payload, seq)  # type: ignore[no-any-return]
 
 
+def _check_seq(seq: int | None) -> None:
+    if seq is not None and not 0 <= seq <= 255:
+        raise ValueError(f"sequence id {seq} is not in 0..255")
+
+
 def _as_bytes(data: Buffer) -> bytes:
     # Segments are kept by reference, so they must be immutable.
     return data if type(data) is bytes else bytes(data)
@@ -467,6 +472,7 @@ class CompressedPacketReader:
     ) -> None:
         if algorithm not in ("zlib", "zstd"):
             raise ValueError(f"unknown compression algorithm {algorithm!r}")
+        _check_seq(seq)
         if algorithm == "zstd":
             self._zstd = _zstd().ZstdDecompressor()
         self._algorithm = algorithm
@@ -496,6 +502,7 @@ class CompressedPacketReader:
 
     def reset_sequence(self, seq: int | None = 0) -> None:
         """Expect compressed sequence id ``seq`` on the next frame (or stop checking)."""
+        _check_seq(seq)
         self._check = seq is not None
         self._seq = seq or 0
 
@@ -521,7 +528,8 @@ class CompressedPacketReader:
                     self.packets.feed(b"")
                     return self.packets.next_payload()
                 return None
-            self.packets.feed(inflated)
+            if inflated:  # an empty frame carries nothing (and b"" would mean EOF)
+                self.packets.feed(inflated)
 
     def _next_frame(self) -> bytes | None:
         buf, pos = self._buf, self._pos
@@ -587,10 +595,15 @@ class CompressedPacketReader:
                     raise bad(f"inflates to more than the declared {ulen} bytes")
                 raise bad("the zlib stream does not end where the frame does")
         else:
+            # Never let the zstd frame header decide the allocation: read at most one byte
+            # more than the MySQL frame declares through a bounded stream reader.
             try:
-                out = self._zstd.decompress(body, max_output_size=ulen)
+                with self._zstd.stream_reader(body) as stream:
+                    out = stream.read(ulen + 1)
             except Exception as exc:  # zstandard.ZstdError is not importable by name here
                 raise bad(f"invalid zstd data ({exc})") from None
+            if len(out) > ulen:
+                raise bad(f"inflates to more than the declared {ulen} bytes")
         if len(out) != ulen:
             raise bad(f"inflates to {len(out)} bytes, not the declared {ulen}")
         return out
