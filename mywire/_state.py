@@ -149,3 +149,9 @@ TRANSITIONS: dict[tuple[str, State], dict[str, State]] = {
     },
     (SERVER, S.CLOSED): {"ConnectionClosed": S.CLOSED},
 }
+
+# The peer may close the connection in any state; what that means (a lost connection in
+# the middle of a response, a client giving up during authentication) is the adapter's
+# to report.  Only ERROR stays terminal.
+for (_role, _st), _table in TRANSITIONS.items():
+    _table.setdefault("ConnectionClosed", S.CLOSED)

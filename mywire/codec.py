@@ -191,12 +191,23 @@ class Reader:
     def rest(self) -> bytes:
         return self._bytes("E")
 
+    def _room(self, code: str, n: int) -> None:
+        # Lengths here usually come off the wire: check them before building a format.
+        if n < 0:
+            raise ValueError(f"negative length {n}")
+        if n > self.remaining:
+            raise F.truncated(code, n, self.offset, self.remaining)
+
     def fixed(self, n: int) -> bytes:
-        return self._bytes(f"{n}s") if n else b""
+        """``n`` bytes (n may come from the wire: checked against what is left)."""
+        self._room("s", n)
+        start = self.offset
+        self.offset += n
+        return self._buf[start : start + n]
 
     def skip(self, n: int) -> None:
-        if n:
-            self.unpack(f"{n}x")
+        self._room("x", n)
+        self.offset += n
 
     def expect_end(self) -> None:
         """Raise :class:`MalformedPacket` if bytes remain."""
@@ -248,10 +259,13 @@ class Writer:
         return self.pack("Z", v)
 
     def fixed(self, v: bytes) -> Writer:
-        return self.pack(f"{len(v)}s", v) if v else self
+        return self.raw(v)
 
     def zeros(self, n: int) -> Writer:
-        return self.pack(f"{n}x") if n else self
+        if n < 0:
+            raise ValueError(f"negative length {n}")
+        self._parts.append(bytes(n))
+        return self
 
     def getvalue(self) -> bytes:
         return b"".join(self._parts)

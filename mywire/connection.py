@@ -149,9 +149,9 @@ class _Base:
         if nxt is None:
             what = inp.removeprefix("send:")
             if received:
-                self.state = State.ERROR
+                state, self.state = self.state, State.ERROR
                 raise ProtocolError(
-                    f"unexpected {what} from the peer in state {self.state.value}",
+                    f"unexpected {what} from the peer in state {state.value}",
                     offset=0,
                     expected=f"one of {sorted(k for k in table if not k.startswith('send:'))}",
                 )
@@ -858,7 +858,12 @@ class ServerConnection(_Base):
     def err(self, code: int, message: str, sqlstate: str = "HY000") -> bytes:
         """Send ERR: fails authentication (and closes) or answers a command."""
         self._check_can_send("send:Err")
-        out = self._send([pgen.build_err(Err(code=code, message=message, sqlstate=sqlstate))])
+        # An ERR nobody asked for (idle timeout, shutdown) starts a sequence of its own,
+        # as MySQL 8 sends it: id 0.
+        first = 0 if self.state is State.READY else None
+        out = self._send(
+            [pgen.build_err(Err(code=code, message=message, sqlstate=sqlstate))], first_seq=first
+        )
         self._move("send:Err", received=False)
         if self.state is State.READY:
             self._expect_seq(0, 0)

@@ -604,6 +604,16 @@ class CompressedPacketReader:
                 raise bad(f"invalid zstd data ({exc})") from None
             if len(out) > ulen:
                 raise bad(f"inflates to more than the declared {ulen} bytes")
+            if len(out) == ulen:
+                # The bounded read stops at the declared size; a second, now bounded,
+                # pass tells whether bytes follow the zstd frame inside ours.
+                rest = self._zstd.decompressobj()
+                try:
+                    rest.decompress(body)
+                except Exception as exc:
+                    raise bad(f"invalid zstd data ({exc})") from None
+                if not rest.eof or rest.unused_data:
+                    raise bad("the zstd frame does not end where the frame does")
         if len(out) != ulen:
             raise bad(f"inflates to {len(out)} bytes, not the declared {ulen}")
         return out
