@@ -787,6 +787,8 @@ class _Session(asyncio.Protocol):
                 return
             self._start_tls()
             ev = await self._next_event()
+        if isinstance(ev, ConnectionClosed):  # the client gave up (e.g. TLS failed)
+            return
         if not isinstance(ev, HandshakeResponse):  # the state table allows nothing else
             raise ProtocolError(
                 f"unexpected {type(ev).__name__}", offset=0, expected="HandshakeResponse"
@@ -859,6 +861,8 @@ class _Session(asyncio.Protocol):
 
     async def _auth_response(self) -> bytes:
         ev = await self._next_event()
+        if isinstance(ev, ConnectionClosed):
+            raise ConnectionResetError("the client closed the connection during authentication")
         if not isinstance(ev, AuthResponse):  # the state table allows nothing else
             raise ProtocolError(
                 f"unexpected {type(ev).__name__}", offset=0, expected="AuthResponse"
