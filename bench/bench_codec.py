@@ -1,6 +1,6 @@
 """Field codec benchmarks: one packet's fields parsed and built in one backend call.
 
-    pytest bench/bench_codec.py --benchmark-only --benchmark-group-by=group
+pytest bench/bench_codec.py --benchmark-only --benchmark-group-by=group
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from mywire.codec import pack, unpack
 
 C = _backend.load_c()
 BACKENDS = [pytest.param(_pycore, id="python")]
-BACKENDS.append(pytest.param(C, id="c") if C else pytest.param(None, id="c", marks=pytest.mark.skip))
+BACKENDS.append(
+    pytest.param(C, id="c") if C else pytest.param(None, id="c", marks=pytest.mark.skip)
+)
 
 # A ColumnDefinition41: six length-encoded strings, then the fixed-length fields.
 COLUMN_FORMAT = "SSSSSSLHIBHB2x"

@@ -22,7 +22,9 @@ from mywire.framing import PacketReader, frame_payload
 
 C = _backend.load_c()
 BACKENDS = [pytest.param(_pycore, id="python")]
-BACKENDS.append(pytest.param(C, id="c") if C else pytest.param(None, id="c", marks=pytest.mark.skip))
+BACKENDS.append(
+    pytest.param(C, id="c") if C else pytest.param(None, id="c", marks=pytest.mark.skip)
+)
 
 MIB = 1 << 20
 LARGE = 64 * MIB

@@ -30,10 +30,11 @@ import socket
 from types import ModuleType
 
 import pytest
-from helpers import DEFAULT_DSN, Dsn, c_required, parse_dsn, pure_forced
 from hypothesis import settings
 
 import mywire._backend
+
+from helpers import DEFAULT_DSN, Dsn, c_required, parse_dsn, pure_forced
 
 BACKENDS = ("c", "python")
 

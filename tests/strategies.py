@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-from helpers import MAX_PACKET, hand_stream, header
 from hypothesis import strategies as st
 
 from mywire import Payload
@@ -49,6 +48,8 @@ from mywire.events import (
     UnknownCommand,
 )
 from mywire.packets.generic import session_state
+
+from helpers import MAX_PACKET, hand_stream, header
 
 Value = int | bytes | None
 

@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 
 import pymysql
 import pytest
-from helpers import Dsn
 
 from mywire import aio
 from mywire.errors import AuthError, ServerError
+
+from helpers import Dsn
 
 T = TypeVar("T")
 

@@ -29,6 +29,10 @@ from dataclasses import dataclass
 
 import pymysql
 import pytest
+
+from mywire.auth import ClientAuth, Credential, client_plugin
+from mywire.auth.ed25519 import Ed25519Client, Ed25519Server, ed25519_public_key
+
 from helpers import (
     BASE_CAPABILITIES,
     CLIENT_CONNECT_WITH_DB,
@@ -36,9 +40,6 @@ from helpers import (
     Dsn,
     parse_handshake,
 )
-
-from mywire.auth import ClientAuth, Credential, client_plugin
-from mywire.auth.ed25519 import Ed25519Client, Ed25519Server, ed25519_public_key
 
 pytestmark = pytest.mark.mariadb
 

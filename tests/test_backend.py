@@ -12,10 +12,11 @@ import subprocess
 import sys
 
 import pytest
-from helpers import c_required, pure_forced
 
 import mywire
 import mywire._backend
+
+from helpers import c_required, pure_forced
 
 
 def run_python(code: str, **env: str) -> str:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import Value, format_items, lenenc_ints
 
 import mywire
 from mywire import (
@@ -28,6 +27,8 @@ from mywire import (
     unpack_from,
 )
 from mywire.codec import check_values
+
+from strategies import Value, format_items, lenenc_ints
 
 
 def lenenc_by_hand(v: int) -> bytes:

@@ -15,22 +15,8 @@ import zlib
 from itertools import pairwise
 
 import pytest
-from helpers import (
-    MAX_PACKET,
-    error_key,
-    feed_chunks,
-    feed_three_ways,
-    feed_whole,
-    frame,
-    hand_stream,
-    inflate_frames,
-    packet,
-    raw_frame,
-    zlib_frame,
-)
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import payloads, split_points
 
 from mywire import (
     CompressedPacketReader,
@@ -44,6 +30,21 @@ from mywire import (
     compress_frames,
     frame_payload,
 )
+
+from helpers import (
+    MAX_PACKET,
+    error_key,
+    feed_chunks,
+    feed_three_ways,
+    feed_whole,
+    frame,
+    hand_stream,
+    inflate_frames,
+    packet,
+    raw_frame,
+    zlib_frame,
+)
+from strategies import payloads, split_points
 
 HAVE_ZSTD = importlib.util.find_spec("zstandard") is not None
 ALGORITHMS = [

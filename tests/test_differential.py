@@ -17,9 +17,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from helpers import MAX_PACKET, FeedResult, error_key, feed_chunks, header
 from hypothesis import example, given
 from hypothesis import strategies as st
+
+import mywire._backend
+from mywire import PacketReader, pack
+from mywire._format import compile_format
+from mywire._pycore import ScanResult
+
+from helpers import MAX_PACKET, FeedResult, error_key, feed_chunks, header
 from strategies import (
     arbitrary_streams,
     format_items,
@@ -27,11 +33,6 @@ from strategies import (
     rough_streams,
     split_points,
 )
-
-import mywire._backend
-from mywire import PacketReader, pack
-from mywire._format import compile_format
-from mywire._pycore import ScanResult
 
 pytestmark = pytest.mark.parametrize("backend", ["c"], indirect=True)
 

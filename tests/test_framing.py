@@ -13,6 +13,19 @@ import hashlib
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mywire import (
+    MywireError,
+    PacketReader,
+    PacketsOutOfSync,
+    PacketTooLarge,
+    Payload,
+    TruncatedPacket,
+    frame_payload,
+)
+
 from helpers import (
     MAX_PACKET,
     FeedResult,
@@ -27,19 +40,7 @@ from helpers import (
     packet,
     payload_ends,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from strategies import payload_sizes, payloads, split_points, streams, streams_with_cuts
-
-from mywire import (
-    MywireError,
-    PacketReader,
-    PacketsOutOfSync,
-    PacketTooLarge,
-    Payload,
-    TruncatedPacket,
-    frame_payload,
-)
 
 M = MAX_PACKET
 CHUNK = 64 * 1024

@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
+from mywire import CompressedPacketReader, PacketReader, Payload, unpack
+
 from helpers import (
     CLIENT_COMPRESS,
     CLIENT_PLUGIN_AUTH,
@@ -35,8 +38,6 @@ from helpers import (
     is_eof,
     walk_packets,
 )
-
-from mywire import CompressedPacketReader, PacketReader, Payload, unpack
 
 pytestmark = pytest.mark.mariadb
 
