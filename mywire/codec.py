@@ -127,6 +127,11 @@ class Reader:
         self.offset = offset
 
     @property
+    def buffer(self) -> bytes:
+        """The whole buffer being read."""
+        return self._buf
+
+    @property
     def remaining(self) -> int:
         return len(self._buf) - self.offset
 

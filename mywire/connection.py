@@ -447,7 +447,9 @@ class ClientConnection(_Base):
             self._pushback.extendleft(reversed(self._taken))
             self._taken.clear()
             return NEED_DATA
-        except (ProtocolError, UnsupportedFeature):
+        except MywireError:
+            # Malformed bytes, a forbidden event, or an auth plugin that cannot answer:
+            # the connection cannot go on either way.
             self.state = State.ERROR
             raise
 
@@ -771,7 +773,9 @@ class ServerConnection(_Base):
         self._taken.clear()
         try:
             return self._next_event()
-        except (ProtocolError, UnsupportedFeature):
+        except MywireError:
+            # Malformed bytes, a forbidden event, or an auth plugin that cannot answer:
+            # the connection cannot go on either way.
             self.state = State.ERROR
             raise
 

@@ -37,7 +37,7 @@ from types import ModuleType
 from typing import NamedTuple
 
 from . import _backend
-from ._pycore import MAX_PACKET, SCAN_NEED_BODY, SCAN_NEED_HEADER, ScanResult
+from ._pycore import MAX_PACKET, SCAN_NEED_BODY, SCAN_NEED_HEADER, ScanResult, out_of_sync
 from .errors import MalformedPacket, ProtocolError, TruncatedPacket, UnsupportedFeature
 
 __all__ = [
@@ -166,16 +166,26 @@ class PacketReader:
     def reset_sequence(self, seq: int | None = 0) -> None:
         """Expect ``seq`` on the next packet (a new command starts), or stop checking.
 
+        A packet already partly buffered (the peer pipelines) is checked against the new
+        id: its header now if it is complete, else when it completes.
+
         Raises:
-            ValueError: a payload is half read, so its next packet's id is fixed already.
+            ValueError: a payload of several packets is half read, so its next packet's
+                id is fixed already.
         """
-        if self._pieces or self._hdr is not None or self._ready:
+        if self._pieces or self._ready:
             raise ValueError("cannot reset the sequence id in the middle of a payload")
-        self._scan = None  # spans scanned ahead were checked against the old id
         if seq is not None and not 0 <= seq <= 255:
             raise ValueError(f"sequence id {seq} is not in 0..255")
+        self._scan = None  # spans scanned ahead were checked against the old id
         self._check = seq is not None
         self._seq = -1 if seq is None else seq
+        hdr = self._hdr
+        if seq is not None and hdr is not None and len(hdr) == 4:
+            if hdr[3] != seq:
+                self._error = out_of_sync(self._hdr_off, seq, hdr[3])
+            else:
+                self._seq = (seq + 1) & 0xFF
 
     def take_unread(self) -> bytes:
         """Remove and return every fed byte not yet returned in a payload.

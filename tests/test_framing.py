@@ -348,14 +348,37 @@ def test_reset_sequence_applies_to_already_buffered_packets() -> None:
     assert reader.next_payload() == Payload(0, b"b")
 
 
-def test_reset_sequence_refused_mid_packet_and_for_bad_ids() -> None:
+def test_reset_sequence_mid_packet_checks_the_buffered_header() -> None:
+    # A pipelining peer: the next packet is partly in when the new command's id is set.
+    # Its complete header is checked against the new id at once (the error is raised by
+    # the next read), an incomplete one when it completes.
     reader = PacketReader()
-    reader.feed(b"\x05\x00\x00\x00ab")  # header + 2 of 5 body bytes
+    reader.feed(b"\x05\x00\x00\x00ab")  # header (id 0) + 2 of 5 body bytes
     assert reader.next_payload() is None
-    with pytest.raises(ValueError) as info:
-        reader.reset_sequence(1)
-    assert str(info.value) == "cannot reset the sequence id in the middle of a payload"
-    reader.feed(b"cde")
+    reader.reset_sequence(1)
+    with pytest.raises(PacketsOutOfSync) as info:
+        reader.next_payload()
+    assert str(info.value) == "packets out of sync: expected sequence id 1 at offset 0, got 0"
+
+    reader = PacketReader(seq=None)
+    reader.feed(b"\x05\x00\x00\x00ab")
+    assert reader.next_payload() is None
+    reader.reset_sequence(0)
+    reader.feed(b"cde" + packet(1, b"n"))
+    assert reader.next_payload() == Payload(0, b"abcde")
+    assert reader.next_payload() == Payload(1, b"n")
+
+    reader = PacketReader()
+    reader.feed(b"\x05\x00")  # half a header: checked when it completes
+    assert reader.next_payload() is None
+    reader.reset_sequence(7)
+    reader.feed(b"\x00\x07abcde")
+    assert reader.next_payload() == Payload(7, b"abcde")
+
+
+def test_reset_sequence_refuses_bad_ids() -> None:
+    reader = PacketReader()
+    reader.feed(packet(0, b"abcde"))
     assert reader.next_payload() == Payload(0, b"abcde")
     with pytest.raises(ValueError) as info:
         reader.reset_sequence(256)

@@ -46,7 +46,7 @@ from ..events import (
     UnknownCommand,
 )
 from ._text import as_bytes, as_int, dec, enc
-from .handshake import parse_attributes, write_attributes
+from .handshake import read_attributes, write_attributes
 
 __all__ = ["build_command", "parse_command"]
 
@@ -203,7 +203,7 @@ def _change_user(r: Reader, caps: int) -> Command:
     if caps & C.CLIENT_PLUGIN_AUTH and not r.at_end():
         plugin = dec(r.nul_str())
     if caps & C.CLIENT_CONNECT_ATTRS and not r.at_end():
-        attributes = parse_attributes(r.lenenc_str())
+        attributes = read_attributes(r, r.buffer)
     r.expect_end()
     return ChangeUser(
         username=username,

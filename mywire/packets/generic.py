@@ -71,49 +71,48 @@ def session_state(kind: int, *parts: str | bytes) -> SessionState:
         w.int1(0)
     for p in raw:
         w.pack("S", p)
-    return _decode_state(kind, w.getvalue(), 0)
+    data = w.getvalue()
+    return _decode_state(kind, data, 0, len(data))
 
 
-def _decode_state(kind: int, data: bytes, offset: int) -> SessionState:
-    r = Reader(data)
+def _decode_state(kind: int, buf: bytes, start: int, end: int) -> SessionState:
+    """Decode one entry whose data is ``buf[start:end]`` (offsets count from ``buf``)."""
+    data = buf[start:end]
+    r = Reader(buf[:end], start)
     name = value = None
-    try:
-        if kind == SessionTrack.SESSION_TRACK_SYSTEM_VARIABLES:
-            n, v = r.unpack("SS")
-            name, value = dec(n), dec(v)
-        elif kind == SessionTrack.SESSION_TRACK_GTIDS:
-            _, v = r.unpack("BS")
-            value = dec(v)
-        elif kind in (
-            SessionTrack.SESSION_TRACK_SCHEMA,
-            SessionTrack.SESSION_TRACK_STATE_CHANGE,
-            SessionTrack.SESSION_TRACK_TRANSACTION_CHARACTERISTICS,
-            SessionTrack.SESSION_TRACK_TRANSACTION_STATE,
-        ):
-            value = dec(r.lenenc_str())
-        else:
-            return SessionState(kind=kind, data=data)
-        r.expect_end()
-    except MalformedPacket as exc:
-        at = offset + exc.offset
-        raise type(exc)(
-            f"malformed session-state entry of type {kind} at offset {offset}: {exc}",
-            offset=at,
-            expected=exc.expected,
-        ) from None
+    if kind == SessionTrack.SESSION_TRACK_SYSTEM_VARIABLES:
+        n, v = r.unpack("SS")
+        name, value = dec(n), dec(v)
+    elif kind == SessionTrack.SESSION_TRACK_GTIDS:
+        _, v = r.unpack("BS")
+        value = dec(v)
+    elif kind in (
+        SessionTrack.SESSION_TRACK_SCHEMA,
+        SessionTrack.SESSION_TRACK_STATE_CHANGE,
+        SessionTrack.SESSION_TRACK_TRANSACTION_CHARACTERISTICS,
+        SessionTrack.SESSION_TRACK_TRANSACTION_STATE,
+    ):
+        value = dec(r.lenenc_str())
+    else:
+        return SessionState(kind=kind, data=data)
+    r.expect_end()
     if kind == SessionTrack.SESSION_TRACK_SCHEMA:
         name, value = value, None
     return SessionState(kind=kind, data=data, name=name, value=value)
 
 
-def parse_session_state(block: bytes, offset: int = 0) -> tuple[SessionState, ...]:
-    """Parse the entries of a session-state block (type byte + length-encoded data each)."""
-    r = Reader(block)
+def parse_session_state(
+    buf: bytes, start: int = 0, end: int | None = None
+) -> tuple[SessionState, ...]:
+    """Parse the entries (type byte + length-encoded data each) of a session-state block
+    lying in ``buf[start:end]``; error offsets count from the start of ``buf``."""
+    end = len(buf) if end is None else end
+    r = Reader(buf[:end], start)
     out = []
     while not r.at_end():
-        start = r.offset
         kind, data = r.unpack("BS")
-        out.append(_decode_state(as_int(kind), as_bytes(data), offset + start + 1))
+        n = len(as_bytes(data))
+        out.append(_decode_state(as_int(kind), buf, r.offset - n, r.offset))
     return tuple(out)
 
 
@@ -138,7 +137,7 @@ def parse_ok(payload: bytes, capabilities: int) -> Ok:
             info = r.lenenc_str()
         if status & ServerStatus.SERVER_SESSION_STATE_CHANGED and not r.at_end():
             block = r.lenenc_str()
-            states = parse_session_state(block, r.offset - len(block))
+            states = parse_session_state(payload, r.offset - len(block), r.offset)
         r.expect_end()
     elif not r.at_end():
         info = _lenenc_or_rest(r.rest())
@@ -206,7 +205,8 @@ def parse_err(payload: bytes) -> Err | Progress:
     r = Reader(payload, 1)
     code = r.int2()
     if code == _PROGRESS:
-        stage, max_stage, progress, state = r.unpack("BBTS")
+        # MariaDB's net_send_progress_packet: a "number of strings" byte (1) comes first.
+        _, stage, max_stage, progress, state = r.unpack("BBBTS")
         r.expect_end()
         return Progress(
             stage=as_int(stage),
@@ -228,19 +228,22 @@ def build_err(err: Err) -> bytes:
     """
     if err.code == _PROGRESS:
         raise ValueError("code 0xFFFF is reserved for progress reports")
+    message = enc(err.message)
+    if not err.sqlstate and message[:1] == b"#" and len(message) >= 6:
+        raise ValueError("a message starting with '#' needs a SQL state, or it reads back as one")
     w = Writer().pack("BH", 0xFF, err.code)
     if err.sqlstate:
         state = enc(err.sqlstate)
         if len(state) != 5:
             raise ValueError("an SQL state has 5 characters")
         w.raw(b"#" + state)
-    return w.raw(enc(err.message)).getvalue()
+    return w.raw(message).getvalue()
 
 
 def build_progress(p: Progress) -> bytes:
     return (
         Writer()
-        .pack("BHBBTS", 0xFF, _PROGRESS, p.stage, p.max_stage, p.progress, enc(p.state))
+        .pack("BHBBBTS", 0xFF, _PROGRESS, 1, p.stage, p.max_stage, p.progress, enc(p.state))
         .getvalue()
     )
 

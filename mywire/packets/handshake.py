@@ -45,6 +45,7 @@ __all__ = [
     "parse_handshake",
     "parse_handshake_response",
     "parse_ssl_request",
+    "read_attributes",
     "write_attributes",
 ]
 
@@ -175,6 +176,13 @@ def parse_client_hello(payload: bytes) -> SSLRequest | HandshakeResponse:
 
 
 def _caps41(r: Reader) -> tuple[int, int, int]:
+    # HandshakeResponse320 starts with 2 capability bytes: look at them before reading
+    # the 4.1 layout, so an old client gets "unsupported", not "truncated".
+    head = r.buffer[r.offset : r.offset + 2]
+    if len(head) == 2 and not int.from_bytes(head, "little") & C.CLIENT_PROTOCOL_41:
+        raise UnsupportedFeature(
+            "the client sent a pre-4.1 HandshakeResponse320 (no CLIENT_PROTOCOL_41); not supported"
+        )
     caps, max_packet, charset, ext = r.unpack("IIB19xI")
     caps = as_int(caps)
     if not caps & C.CLIENT_PROTOCOL_41:
@@ -194,6 +202,13 @@ def parse_ssl_request(payload: bytes) -> SSLRequest:
 
 
 def build_ssl_request(s: SSLRequest) -> bytes:
+    """Build an SSLRequest (CLIENT_SSL is added).
+
+    Raises:
+        ValueError: no CLIENT_PROTOCOL_41 (the parser would refuse it).
+    """
+    if not s.capabilities & C.CLIENT_PROTOCOL_41:
+        raise ValueError("mywire only builds the 4.1 SSLRequest (set CLIENT_PROTOCOL_41)")
     return _build_caps41(s.capabilities | C.CLIENT_SSL, s.max_packet_size, s.character_set)
 
 
@@ -201,14 +216,23 @@ def _build_caps41(caps: int, max_packet: int, charset: int) -> bytes:
     return Writer().pack("IIB19xI", caps & _LOW32, max_packet, charset, _ext(caps)).getvalue()
 
 
-def parse_attributes(data: bytes) -> tuple[tuple[str, str], ...]:
-    """Parse a connection-attribute block (pairs of length-encoded strings)."""
-    r = Reader(data)
+def parse_attributes(
+    data: bytes, start: int = 0, end: int | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Parse a connection-attribute block (pairs of length-encoded strings) that lies in
+    ``data[start:end]``; error offsets count from the start of ``data``."""
+    r = Reader(data[:end] if end is not None else data, start)
     out = []
     while not r.at_end():
         k, v = r.unpack("SS")
         out.append((dec(k), dec(v)))
     return tuple(out)
+
+
+def read_attributes(r: Reader, payload: bytes) -> tuple[tuple[str, str], ...]:
+    """Read a length-encoded attribute block at the reader's offset in ``payload``."""
+    block = r.lenenc_str()
+    return parse_attributes(payload, r.offset - len(block), r.offset)
 
 
 def write_attributes(w: Writer, attributes: tuple[tuple[str, str], ...]) -> None:
@@ -241,16 +265,7 @@ def parse_handshake_response(payload: bytes) -> HandshakeResponse:
     if caps & C.CLIENT_PLUGIN_AUTH and not r.at_end():
         plugin = dec(r.nul_str())
     if caps & C.CLIENT_CONNECT_ATTRS and not r.at_end():
-        start = r.offset
-        block = r.lenenc_str()
-        try:
-            attributes = parse_attributes(block)
-        except MalformedPacket as exc:
-            raise type(exc)(
-                f"{exc} (in the connection attributes at offset {start})",
-                offset=start,
-                expected=exc.expected,
-            ) from None
+        attributes = read_attributes(r, payload)
     if caps & C.CLIENT_ZSTD_COMPRESSION_ALGORITHM and not r.at_end():
         zstd = r.int1()
     r.expect_end()
