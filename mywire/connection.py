@@ -34,7 +34,13 @@ from .auth import ClientAuth, client_plugin
 from .codec import pack, unpack_from
 from .constants import Capability as C
 from .constants import ServerStatus
-from .errors import MalformedPacket, MywireError, ProtocolError, UnsupportedFeature
+from .errors import (
+    MalformedPacket,
+    MywireError,
+    PacketsOutOfSync,
+    ProtocolError,
+    UnsupportedFeature,
+)
 from .events import (
     NEED_DATA,
     AuthMoreData,
@@ -120,6 +126,10 @@ _MAX_PACKET_SIZE = 0xFFFFFF
 _ROW_BATCH = 1024
 
 
+class _Incomplete(Exception):
+    """Internal: a multi-packet response is not complete yet."""
+
+
 class _Base:
     """Framing, sequence ids, compression and the transition table; no role logic."""
 
@@ -138,6 +148,8 @@ class _Base:
         self.capabilities = 0
         self._closed_by_peer = False
         self._taken: list[Payload] = []
+        # Set while re-reading from a packet with id 0 that must be an ERR to be allowed.
+        self._err_only: PacketsOutOfSync | None = None
         # Between an SSLRequest and the caller's switch to TLS, bytes belong to TLS.
         self._tls_pending = False
         self.trailing_data = b""
@@ -188,11 +200,81 @@ class _Base:
 
     def _next_payload(self) -> Payload | None:
         p = self._pushback.popleft() if self._pushback else self._reader.next_payload()
+        if p is not None and self._err_only is not None:
+            if p.data[:1] != b"\xff":
+                raise self._err_only
+            self._err_only = None
         if p is not None:
             self._taken.append(p)
             # A reply continues the sequence after the last packet of this payload.
             self._seq = (p.seq + len(p.data) // MAX_PACKET + 1) & 0xFF
         return p
+
+    def next_event(self) -> Event | NeedData:
+        """The next event from the peer, or NEED_DATA.
+
+        Raises:
+            ProtocolError: malformed bytes, or an event the state does not allow.
+            AuthError: the server asked for a plugin the client cannot run.
+            UnsupportedFeature: the peer uses a pre-4.1 form.
+        The connection is in State.ERROR after any of these.  Any other exception is a
+        bug.
+        """
+        if self.state is State.ERROR:
+            raise ProtocolError("the connection is in the error state", offset=0, expected="")
+        if self._tls_pending:
+            return NEED_DATA
+        self._taken.clear()
+        try:
+            return self._next_event()
+        except PacketsOutOfSync as exc:
+            if not self._resync_for_err(exc):
+                self.state = State.ERROR
+                raise
+            return self.next_event()
+        except _Incomplete:
+            # A response of several payloads is not all here: put back what was taken
+            # and wait; the next call starts it again from its first payload.
+            self._pushback.extendleft(reversed(self._taken))
+            self._taken.clear()
+            return NEED_DATA
+        except MywireError:
+            # Malformed bytes, a forbidden event, or an auth plugin that cannot answer:
+            # the connection cannot go on either way.
+            self.state = State.ERROR
+            raise
+
+    def _next_event(self) -> Event | NeedData:
+        raise NotImplementedError
+
+    def _resync_for_err(self, exc: PacketsOutOfSync) -> bool:
+        """An ERR may replace a response or a row with sequence id 0 (server shutdown,
+        timeouts; go-sql-driver exempts ERR packets from the check).  Restart framing at
+        the offending packet, expecting id 0, and let it through only if it is an ERR."""
+        r = self._reader
+        if (
+            self.role != CLIENT
+            or exc.actual != 0
+            or self.state in (State.READY, State.CONNECTING)
+            or not isinstance(r, PacketReader)
+            or self._err_only is not None
+        ):
+            return False
+        try:
+            raw = r.take_unread()
+        except ValueError:  # in the middle of a multi-packet payload: no way back
+            return False
+        self._reader = PacketReader(max_payload=self._max_payload, seq=0)
+        if raw:
+            self._reader.feed(raw)
+        if self._closed_by_peer:
+            self._reader.feed(b"")
+        self._err_only = exc
+        return True
+
+    def _reader_at_eof(self) -> bool:
+        r = self._reader
+        return r.packets.at_eof if isinstance(r, CompressedPacketReader) else r.at_eof
 
     def _expect_seq(self, seq: int | None, cseq: int | None) -> None:
         """Set the sequence id (plain) or compressed sequence id the peer sends next;
@@ -426,33 +508,6 @@ class ClientConnection(_Base):
         return data
 
     # ------------------------------------------------------------------ events
-    def next_event(self) -> Event | NeedData:
-        """The next event from the server, or NEED_DATA.
-
-        Raises:
-            ProtocolError: malformed bytes, or an event the state does not allow; the
-                connection is then in State.ERROR.
-        Any other exception is a bug.
-        """
-        if self.state is State.ERROR:
-            raise ProtocolError("the connection is in the error state", offset=0, expected="")
-        if self._tls_pending:
-            return NEED_DATA
-        self._taken.clear()
-        try:
-            return self._next_event()
-        except _Incomplete:
-            # A response of several payloads is not all here: put back what was taken
-            # and wait; the next call starts it again from its first payload.
-            self._pushback.extendleft(reversed(self._taken))
-            self._taken.clear()
-            return NEED_DATA
-        except MywireError:
-            # Malformed bytes, a forbidden event, or an auth plugin that cannot answer:
-            # the connection cannot go on either way.
-            self.state = State.ERROR
-            raise
-
     def _next_event(self) -> Event | NeedData:
         st = self.state
         if st is State.ROWS or st is State.FETCH:
@@ -481,10 +536,6 @@ class ClientConnection(_Base):
         if st is State.FIELD_LIST:
             return self._field_list(data)
         return self._received(self._generic(data))
-
-    def _reader_at_eof(self) -> bool:
-        r = self._reader
-        return r.packets.at_eof if isinstance(r, CompressedPacketReader) else r.at_eof
 
     def _received(self, ev: Event) -> Event:
         name = type(ev).__name__
@@ -601,6 +652,11 @@ class ClientConnection(_Base):
         return len(data) < 9
 
     def _rows(self) -> Event | NeedData:
+        if self._err_only is not None:  # only an ERR may come now (see _resync_for_err)
+            p = self._next_payload()
+            if p is None:
+                return NEED_DATA
+            self._pushback.appendleft(p)
         rows: list[bytes] = []
         while len(rows) < _ROW_BATCH:
             if self._pushback:
@@ -695,10 +751,6 @@ class ClientConnection(_Base):
         return self._received(FieldListResult(columns=tuple(cols)))
 
 
-class _Incomplete(Exception):
-    """Internal: a multi-packet response is not complete yet."""
-
-
 # --------------------------------------------------------------------------------------
 # Server role
 # --------------------------------------------------------------------------------------
@@ -760,25 +812,6 @@ class ServerConnection(_Base):
         self._move("send:Handshake", received=False)
         return data
 
-    def next_event(self) -> Event | NeedData:
-        """The next event from the client, or NEED_DATA.
-
-        Raises:
-            ProtocolError: malformed bytes or an event the state does not allow.
-        """
-        if self.state is State.ERROR:
-            raise ProtocolError("the connection is in the error state", offset=0, expected="")
-        if self._tls_pending:
-            return NEED_DATA
-        self._taken.clear()
-        try:
-            return self._next_event()
-        except MywireError:
-            # Malformed bytes, a forbidden event, or an auth plugin that cannot answer:
-            # the connection cannot go on either way.
-            self.state = State.ERROR
-            raise
-
     def _next_event(self) -> Event | NeedData:
         payload = self._next_payload()
         if payload is None:
@@ -824,10 +857,6 @@ class ServerConnection(_Base):
             offset=0,
             expected="nothing until the server has answered",
         )
-
-    def _reader_at_eof(self) -> bool:
-        r = self._reader
-        return r.packets.at_eof if isinstance(r, CompressedPacketReader) else r.at_eof
 
     # ------------------------------------------------------------- responses
     def auth_switch(self, plugin_name: str, data: bytes) -> bytes:
