@@ -50,6 +50,7 @@ from mywire.auth import ServerAuth, mysql_scramble
 from mywire.connection import ClientConnection, ServerConnection
 from mywire.events import (
     AuthResponse,
+    ConnectionClosed,
     Event,
     Handshake,
     HandshakeResponse,
@@ -715,6 +716,8 @@ class ConnectionPair:
                     out[-1] = Rows(rows=out[-1].rows + ev.rows)
                 else:
                     out.append(ev)
+                if isinstance(ev, ConnectionClosed):  # it is reported again on every call
+                    return out
         return out
 
     def to_server(self, data: bytes) -> list[Event]:

@@ -9,8 +9,8 @@ COM_QUERY carries query attributes when CLIENT_QUERY_ATTRIBUTES is negotiated
 (MySQL 8.0.23+): parameter count and parameter-set count (length-encoded), then for a
 non-zero count the NULL bitmap (no offset), the new-params-bound flag, a (type, name)
 pair per attribute and the binary-protocol values, then the SQL.  Attributes are strings
-here (MYSQL_TYPE_VAR_STRING); integer and double attributes sent by other clients are
-read as their decimal text.
+here, sent as MYSQL_TYPE_STRING like libmysql does; integer and double attributes sent
+by other clients are read as their decimal text.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _write_attributes(w: Writer, attrs: tuple[QueryAttribute, ...]) -> None:
             bitmap[i // 8] |= 1 << (i % 8)
     w.fixed(bytes(bitmap)).int1(1)
     for a in attrs:
-        w.pack("HS", T.MYSQL_TYPE_VAR_STRING, enc(a.name))
+        w.pack("HS", T.MYSQL_TYPE_STRING, enc(a.name))
     for a in attrs:
         if a.value is not None:
             w.pack("S", enc(a.value))
