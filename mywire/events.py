@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 __all__ = [
+    "ColumnDefinition",
     "StmtPrepared",
     "StatisticsResult",
     "Rows",
@@ -385,6 +386,35 @@ Command: TypeAlias = (
 
 
 # ------------------------------------------------------------ responses (server → client)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ColumnDefinition:
+    """ColumnDefinition41: one column of a resultset (or a prepared statement's parameter).
+
+    ``character_set`` is the full 16-bit collation id (63 = binary).  ``type`` is the
+    MYSQL_TYPE_* byte, ``flags`` the column flags (UNSIGNED, BINARY, ...), ``decimals``
+    the fractional digits (0x1f: not fixed).  ``extended_type`` and ``extended_format``
+    carry MariaDB's extended metadata (MARIADB_CLIENT_EXTENDED_METADATA: e.g. type
+    ``"json"``, ``"uuid"``, ``"inet6"``, format ``"json"``) when the server sent them.
+    ``default_value`` only appears in COM_FIELD_LIST answers.
+    """
+
+    catalog: str = "def"
+    schema: str = ""
+    table: str = ""
+    org_table: str = ""
+    name: str
+    org_name: str = ""
+    character_set: int
+    column_length: int = 0
+    type: int
+    flags: int = 0
+    decimals: int = 0
+    extended_type: str | None = None
+    extended_format: str | None = None
+    default_value: bytes | None = None
+
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
