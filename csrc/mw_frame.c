@@ -6,8 +6,24 @@
 
 #define MW_MAX_PACKET 0xFFFFFFu
 
+/* In rows mode, the packet at pos is not a plain single-packet row: a terminator (EOF, or
+ * the 0xFE OK under DEPRECATE_EOF, never judged by the first byte alone), an ERR, or the
+ * first packet of a row of 16 MiB or more. */
+static int row_stop(const uint8_t *body, uint64_t n, int32_t rows)
+{
+    if (n == MW_MAX_PACKET)
+        return 1;
+    if (n == 0)
+        return 0;
+    if (body[0] == 0xFF)
+        return 1;
+    if (body[0] == 0xFE)
+        return rows == MW_ROWS_EOF ? n < 9 : n < MW_MAX_PACKET;
+    return 0;
+}
+
 int mw_scan_packets(const uint8_t *buf, size_t len, size_t start, int32_t seq,
-                    uint64_t partial, uint64_t max_payload,
+                    uint64_t partial, uint64_t max_payload, int32_t rows,
                     uint64_t *spans, size_t max_count, mw_scan_result *res)
 {
     size_t pos = start;
@@ -43,6 +59,10 @@ int mw_scan_packets(const uint8_t *buf, size_t len, size_t start, int32_t seq,
         if (len - pos - 4 < n) {
             status = MW_NEED_BODY;
             res->need = n;
+            break;
+        }
+        if (rows && partial == 0 && row_stop(buf + pos + 4, n, rows)) {
+            status = MW_ROW_STOP;
             break;
         }
         spans[2 * count] = pos + 4;

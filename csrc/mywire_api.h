@@ -20,6 +20,7 @@ enum {
     MW_OK = 0,
     MW_NEED_HEADER = 1,
     MW_NEED_BODY = 2,
+    MW_ROW_STOP = 3,           /* rows mode: the next packet is not a plain row */
     MW_E_TRUNCATED = 10,       /* field at err.offset needs more bytes; err.a = bytes left */
     MW_E_TRUNCATED_BODY = 11,  /* lenenc string declares err.a bytes, err.b left after its length */
     MW_E_NO_NUL = 12,          /* NUL-terminated string without NUL; err.a = bytes left */
@@ -70,11 +71,19 @@ typedef struct {
     mw_error err;
 } mw_scan_result;
 
+/* Row modes for mw_scan_packets. */
+enum {
+    MW_ROWS_OFF = 0,
+    MW_ROWS_EOF = 1,          /* rows end with a classic EOF (0xFE, shorter than 9 bytes) */
+    MW_ROWS_DEPRECATE_EOF = 2 /* rows end with an OK whose header is 0xFE */
+};
+
 /* Walk complete physical packets in buf[start..len): check each header (sequence id
  * unless seq < 0, payload size against max_payload) before its body, and store
- * (body offset, body length) pairs into spans[0..2*max_count). */
+ * (body offset, body length) pairs into spans[0..2*max_count).  In a rows mode, stop
+ * with MW_ROW_STOP before a packet that is not a plain single-packet row. */
 int mw_scan_packets(const uint8_t *buf, size_t len, size_t start, int32_t seq,
-                    uint64_t partial, uint64_t max_payload,
+                    uint64_t partial, uint64_t max_payload, int32_t rows,
                     uint64_t *spans, size_t max_count, mw_scan_result *res);
 
 /* Split payload into packets with headers from sequence id seq into out, which must hold

@@ -22,6 +22,7 @@ from ._pycore import (
     SCAN_NEED_BODY,
     SCAN_NEED_HEADER,
     SCAN_OK,
+    SCAN_ROW_STOP,
     ScanResult,
     encoded_size,
     out_of_sync,
@@ -39,6 +40,7 @@ _STATUS = {
     lib.MW_OK: SCAN_OK,
     lib.MW_NEED_HEADER: SCAN_NEED_HEADER,
     lib.MW_NEED_BODY: SCAN_NEED_BODY,
+    lib.MW_ROW_STOP: SCAN_ROW_STOP,
 }
 
 
@@ -130,15 +132,24 @@ def scan_packets(
     partial: int,
     max_payload: int,
     max_count: int,
+    rows: int = 0,
+    flat: bool = False,
 ) -> ScanResult:
     # The C side counts in 64 bits; a larger maximum means "no maximum".
     max_payload = min(max_payload, _U64_MAX)
     spans = ffi.new("uint64_t[]", 2 * max_count)
     res = ffi.new("mw_scan_result *")
-    lib.mw_scan_packets(buf, len(buf), start, seq, partial, max_payload, spans, max_count, res)
+    lib.mw_scan_packets(
+        buf, len(buf), start, seq, partial, max_payload, rows, spans, max_count, res
+    )
     count = res.count
-    flat = ffi.unpack(spans, 2 * count)
-    pairs = list(zip(flat[::2], flat[1::2], strict=True))
+    pairs: list[tuple[int, int]] | memoryview
+    if flat:
+        # No Python int per row: the span array itself, as uint64s.
+        pairs = memoryview(ffi.buffer(spans, 16 * count)).cast("B").cast("Q")
+    else:
+        ints = ffi.unpack(spans, 2 * count)
+        pairs = list(zip(ints[::2], ints[1::2], strict=True))
     status = res.status
     error: ProtocolError | None = None
     if status == lib.MW_E_OUT_OF_SYNC:

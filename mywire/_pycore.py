@@ -13,6 +13,7 @@ copying anything twice.
 
 from __future__ import annotations
 
+from array import array
 from typing import NamedTuple
 
 from . import _format as F
@@ -28,6 +29,10 @@ SCAN_OK = 0  # stopped because max_count packets were found or the buffer ended 
 SCAN_NEED_HEADER = 1  # fewer than 4 bytes of the next header are present
 SCAN_NEED_BODY = 2  # the header is complete, the body is not (``need`` = declared length)
 SCAN_ERROR = 3  # ``error`` says what
+SCAN_ROW_STOP = 4  # rows mode: the next packet is a terminator, an ERR or a long row
+ROWS_OFF = 0
+ROWS_EOF = 1  # rows end with a classic EOF (0xFE, shorter than 9 bytes)
+ROWS_DEPRECATE_EOF = 2  # rows end with an OK whose header is 0xFE (shorter than 16 MiB)
 
 
 class ScanResult(NamedTuple):
@@ -37,10 +42,12 @@ class ScanResult(NamedTuple):
     ``end`` is the offset after the last complete packet; ``seq`` the next expected
     sequence id; ``partial`` the payload bytes accumulated by an unfinished run of
     0xFFFFFF-byte packets; ``need`` the declared body length on SCAN_NEED_BODY; ``error``
-    the exception to raise once the spans before it have been delivered.
+    the exception to raise once the spans before it have been delivered.  With
+    ``flat=True`` the spans are one memoryview of native uint64 values
+    ``[offset0, length0, offset1, ...]``, which C row decoders read as they are.
     """
 
-    spans: list[tuple[int, int]]
+    spans: list[tuple[int, int]] | memoryview
     end: int
     seq: int
     partial: int
@@ -75,6 +82,8 @@ def scan_packets(
     partial: int,
     max_payload: int,
     max_count: int,
+    rows: int = ROWS_OFF,
+    flat: bool = False,
 ) -> ScanResult:
     """Find complete physical packets in ``buf[start:]``.
 
@@ -88,6 +97,11 @@ def scan_packets(
             0xFFFFFF-byte packets (counts toward ``max_payload``).
         max_payload: largest logical payload allowed.
         max_count: stop after this many packets.
+        flat: return the spans as a flat uint64 memoryview (see :class:`ScanResult`).
+        rows: ROWS_EOF or ROWS_DEPRECATE_EOF to stop (SCAN_ROW_STOP) before a packet that
+            is not a plain single-packet row: a terminator (never judged by its first
+            byte alone: under DEPRECATE_EOF a 0xFE row is a 16 MiB length prefix), an
+            ERR, or the first packet of a row of 16 MiB or more.
     """
     spans: list[tuple[int, int]] = []
     end = len(buf)
@@ -110,12 +124,38 @@ def scan_packets(
         if end - pos - 4 < n:
             status, need = SCAN_NEED_BODY, n
             break
+        if rows and partial == 0 and _row_stop(buf, pos + 4, n, rows):
+            status = SCAN_ROW_STOP
+            break
         spans.append((pos + 4, n))
         if seq >= 0:
             seq = (s + 1) & 0xFF
         partial = partial + n if n == MAX_PACKET else 0
         pos += 4 + n
+    if flat:
+        return ScanResult(
+            memoryview(array("Q", [x for span in spans for x in span])),
+            pos,
+            seq,
+            partial,
+            status,
+            need,
+            error,
+        )
     return ScanResult(spans, pos, seq, partial, status, need, error)
+
+
+def _row_stop(buf: bytes, body: int, n: int, rows: int) -> bool:
+    if n == MAX_PACKET:
+        return True
+    if n == 0:
+        return False
+    head = buf[body]
+    if head == 0xFF:
+        return True
+    if head == 0xFE:
+        return n < 9 if rows == ROWS_EOF else n < MAX_PACKET
+    return False
 
 
 def unpack_from(

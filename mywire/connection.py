@@ -29,6 +29,7 @@ import secrets
 from collections import deque
 from collections.abc import Iterable
 
+from ._pycore import ROWS_DEPRECATE_EOF, ROWS_EOF
 from ._state import CLIENT, SERVER, TRANSITIONS, State
 from .auth import ClientAuth, client_plugin
 from .codec import pack, unpack_from
@@ -652,50 +653,34 @@ class ClientConnection(_Base):
         return len(data) < 9
 
     def _rows(self) -> Event | NeedData:
-        if self._err_only is not None:  # only an ERR may come now (see _resync_for_err)
-            p = self._next_payload()
-            if p is None:
-                return NEED_DATA
-            self._pushback.appendleft(p)
-        rows: list[bytes] = []
-        while len(rows) < _ROW_BATCH:
-            if self._pushback:
-                batch = [self._pushback.popleft()]
-            else:
-                r = self._reader
-                if isinstance(r, PacketReader):
-                    try:
-                        batch = r.read_payloads(_ROW_BATCH - len(rows))
-                    except ProtocolError:
-                        if rows:
-                            break
-                        raise
-                else:
-                    p = r.next_payload()
-                    batch = [p] if p is not None else []
-            if not batch:
-                break
-            for i, p in enumerate(batch):
-                data = p.data
-                head = data[:1]
-                if head == b"\xff" or self._is_terminator(data):
-                    self._pushback.extendleft(reversed(batch[i:]))
-                    if rows:
-                        return self._received(Rows(rows=tuple(rows)))
-                    self._pushback.popleft()
-                    if head == b"\xff":
-                        return self._received(pgen.parse_err(data))
-                    return self._received(self._terminator(data))
-                rows.append(data)
-        if rows:
-            return self._received(Rows(rows=tuple(rows)))
-        if self._closed_by_peer and self._reader_at_eof():
-            raise MalformedPacket(
-                "truncated stream: the connection closed inside a resultset",
-                offset=0,
-                expected="the resultset's terminator",
-            )
-        return NEED_DATA
+        """The next chunk of rows, or the resultset's end.
+
+        Runs of plain rows come straight from the receive buffer as one event (the C
+        scan classifies the packets, no Python object per row); anything else (the
+        terminator, an ERR, a row of 16 MiB or more, a row cut by a read boundary, the
+        compressed stream) is taken one payload at a time.
+        """
+        r = self._reader
+        if not self._pushback and self._err_only is None and isinstance(r, PacketReader):
+            mode = ROWS_DEPRECATE_EOF if self.capabilities & C.CLIENT_DEPRECATE_EOF else ROWS_EOF
+            run = r.read_rows(_ROW_BATCH, mode)
+            if run is not None:
+                return self._received(Rows(data=run.data, spans=run.spans))
+        p = self._next_payload()
+        if p is None:
+            if self._closed_by_peer and self._reader_at_eof():
+                raise MalformedPacket(
+                    "truncated stream: the connection closed inside a resultset",
+                    offset=0,
+                    expected="the resultset's terminator",
+                )
+            return NEED_DATA
+        data = p.data
+        if data[:1] == b"\xff":
+            return self._received(pgen.parse_err(data))
+        if self._is_terminator(data):
+            return self._received(self._terminator(data))
+        return self._received(Rows(data=data, spans=(0, len(data))))
 
     def _terminator(self, data: bytes) -> ResultsetEnd:
         if self.capabilities & C.CLIENT_DEPRECATE_EOF:

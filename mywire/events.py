@@ -11,6 +11,7 @@ Server ERR packets are events (:class:`Err`), not exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
@@ -416,7 +417,6 @@ class ColumnDefinition:
     default_value: bytes | None = None
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResultsetStart:
     """A resultset's header: its column count and the column definitions.
@@ -429,11 +429,47 @@ class ResultsetStart:
     binary: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Rows:
-    """A run of row payloads of the current resultset, in order."""
+    """A run of row payloads of the current resultset, in order, not yet decoded.
 
-    rows: tuple[bytes, ...]
+    ``data`` is a buffer holding the rows (usually the received bytes themselves: no
+    copy, no Python object per row) and ``spans`` a flat sequence of uint64
+    ``[offset0, length0, offset1, ...]`` locating each row payload in it; the row
+    decoders take both as they are.  ``rows`` materialises the payloads (for tests and
+    small results).  Two chunks are equal when they hold the same rows.
+    """
+
+    data: bytes = field(repr=False)
+    spans: Sequence[int] = field(repr=False)
+
+    @classmethod
+    def of(cls, rows: Iterable[bytes]) -> Rows:
+        """A chunk holding ``rows`` (copied into one buffer)."""
+        rows = list(rows)
+        spans: list[int] = []
+        pos = 0
+        for r in rows:
+            spans += (pos, len(r))
+            pos += len(r)
+        return cls(data=b"".join(rows), spans=spans)
+
+    @property
+    def count(self) -> int:
+        return len(self.spans) // 2
+
+    @property
+    def rows(self) -> tuple[bytes, ...]:
+        data, spans = self.data, self.spans
+        return tuple(data[spans[i] : spans[i] + spans[i + 1]] for i in range(0, len(spans), 2))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rows):
+            return NotImplemented
+        return self.rows == other.rows
+
+    def __repr__(self) -> str:
+        return f"Rows(count={self.count})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,6 +46,7 @@ __all__ = [
     "CompressedPacketReader",
     "Payload",
     "PacketReader",
+    "RowRun",
     "compress_frames",
     "frame_payload",
 ]
@@ -66,6 +67,18 @@ class Payload(NamedTuple):
 
     seq: int
     data: bytes
+
+
+class RowRun(NamedTuple):
+    """A run of complete single-packet rows, without a Python object per row.
+
+    ``spans`` is a flat uint64 memoryview ``[offset0, length0, offset1, ...]`` locating
+    each row payload inside ``data`` (the fed bytes themselves, not a copy).
+    """
+
+    data: bytes
+    spans: memoryview
+    nrows: int
 
 
 # NamedTuple's generated __new__ is Python code; tuple.__new__ builds the same object in
@@ -262,6 +275,7 @@ class PacketReader:
                 # the segment in a tight loop, then update the state once.
                 seg = self._segs[0]
                 spans = scan.spans
+                assert isinstance(spans, list)
                 first = i = self._si
                 stop = min(len(spans), i + limit - len(out))
                 while i < stop:
@@ -286,6 +300,42 @@ class PacketReader:
                 raise
         return out
 
+    def read_rows(self, limit: int, mode: int) -> RowRun | None:
+        """Take a run of up to ``limit`` complete single-packet rows at the current position.
+
+        Args:
+            mode: ROWS_EOF or ROWS_DEPRECATE_EOF (``mywire._pycore``): how the resultset
+                ends, so the scan stops before the terminator.
+
+        Returns:
+            A :class:`RowRun`, or None when the next payload is not a plain row (a
+            terminator, an ERR, a row of 16 MiB or more, a row cut by the end of a fed
+            chunk) or nothing is buffered: then :meth:`next_payload` returns it whole.
+        """
+        if self._ready or self._pieces or self._hdr is not None or self._error is not None:
+            return None
+        if self._scan is not None:
+            if self._si < len(self._scan.spans):
+                return None  # payloads scanned ahead are handed out by next_payload
+            self._scan = None
+        if not self._segs:
+            return None
+        seg = self._segs[0]
+        r = self._impl.scan_packets(
+            seg, self._pos, self._base, self._seq, 0, self._max, limit, mode, True
+        )
+        spans = r.spans
+        assert isinstance(spans, memoryview)
+        count = len(spans) // 2
+        if not count:
+            return None
+        self._pos = r.end
+        if self._check:
+            self._seq = r.seq
+        if r.end == len(seg):
+            self._pop_segment()
+        return RowRun(seg, spans, count)
+
     # --------------------------------------------------------------- internals
     def _step(self) -> bool:
         """Do one unit of work; return False when nothing can happen without more bytes.
@@ -301,6 +351,7 @@ class PacketReader:
         scan = self._scan
         if scan is not None:
             spans = scan.spans
+            assert isinstance(spans, list)  # scanned without flat=True
             i = self._si
             if i < len(spans):
                 seg = self._segs[0]

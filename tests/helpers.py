@@ -713,7 +713,7 @@ class ConnectionPair:
             conn.receive_data(piece)
             while not isinstance(ev := conn.next_event(), NeedData):
                 if out and isinstance(ev, Rows) and isinstance(out[-1], Rows):
-                    out[-1] = Rows(rows=out[-1].rows + ev.rows)
+                    out[-1] = Rows.of(out[-1].rows + ev.rows)
                 else:
                     out.append(ev)
                 if isinstance(ev, ConnectionClosed):  # it is reported again on every call

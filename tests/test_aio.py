@@ -233,3 +233,36 @@ def test_ed25519_account_through_auth_switch(mariadb_dsn: Dsn) -> None:
         with admin.cursor() as cur:
             cur.execute(f"DROP USER '{user}'@'%'")
         admin.close()
+
+
+def test_many_rows_whose_first_column_is_empty(mariadb_dsn: Dsn) -> None:
+    # Every row starts with 0x00 (an empty string), the byte an OK packet starts with:
+    # rows must be told apart by the connection's state, never by their first byte
+    # (PyMySQL#513).  100,000 rows arrive as a few chunks, not 100,000 events.
+    async def go() -> tuple[list[bytes], int]:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            r = await client.query("SELECT '', seq FROM seq_1_to_100000")
+            chunks = sum(1 for ev in r.events if type(ev).__name__ == "Rows")
+            ((_, rows),) = r.resultsets
+            return rows, chunks
+
+    rows, chunks = run(go())
+    assert rows == [b"\x00" + bytes((len(str(i)),)) + str(i).encode() for i in range(1, 100001)]
+    assert chunks < 1000
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_row_payloads_around_16_mib(mariadb_dsn: Dsn, extra: int) -> None:
+    # A row payload of exactly 0xFFFFFF bytes is followed by an empty packet; one byte
+    # more or less moves the split.  The row is 0xFD + 3-byte length + the text.
+    n = 0xFFFFFF - 4 + extra
+
+    async def go() -> list[bytes]:
+        async with await aio.connect(url(mariadb_dsn), timeout=60) as client:
+            ((_, rows),) = (await client.query(f"SELECT REPEAT('a', {n})")).resultsets
+            return rows
+
+    (row,) = run(go())
+    assert len(row) == 0xFFFFFF + extra
+    assert row[:4] == b"\xfd" + n.to_bytes(3, "little")
+    assert row[4:] == b"a" * n

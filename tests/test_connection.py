@@ -355,7 +355,7 @@ def test_resultset_replays_the_recording_byte_for_byte(delivery: str) -> None:
     assert out == hand_stream(answer, 1)[0]
     assert pair.to_client(out) == [
         ResultsetStart(columns=tuple(columns)),
-        Rows(rows=tuple(rows)),
+        Rows.of(rows),
         ResultsetEnd(status_flags=0x0021),
     ]
     assert state(pair.client) is State.READY and state(pair.server) is State.READY
@@ -375,7 +375,7 @@ def test_resultset_with_deprecate_eof(delivery: str) -> None:
     end = ResultsetEnd(status_flags=0x0021, ok=Ok(status_flags=0x0021, eof=True))
     assert pair.to_client(out) == [
         ResultsetStart(columns=tuple(columns)),
-        Rows(rows=tuple(rows)),
+        Rows.of(rows),
         end,
     ]
 
@@ -393,7 +393,7 @@ def test_resultset_with_sequence_ids_past_255(delivery: str) -> None:
     events = pair.to_client(out)
     assert events == [
         ResultsetStart(columns=tuple(columns)),
-        Rows(rows=tuple(rows)),
+        Rows.of(rows),
         ResultsetEnd(status_flags=0x0021),
     ]
     # The next command starts again at 0 and is answered with 1.
@@ -413,7 +413,7 @@ def test_column_count_above_250(delivery: str) -> None:
     assert out.startswith(packet(1, b"\xfc\x2c\x01"))
     events = pair.to_client(out)
     assert events[0] == ResultsetStart(columns=tuple(defs))
-    assert events[1] == Rows(rows=(row,))
+    assert events[1] == Rows.of((row,))
 
 
 def test_more_results(delivery: str) -> None:
@@ -438,7 +438,7 @@ def test_err_inside_a_resultset(delivery: str) -> None:
     stream = hand_stream([b"\x01", columns[0], b"\x011", err], 1)[0]
     assert pair.to_client(stream) == [
         ResultsetStart(columns=(columns[0],)),
-        Rows(rows=(b"\x011",)),
+        Rows.of((b"\x011",)),
         Err(code=1317, sqlstate="70100", message="Query execution was interrupted"),
     ]
     assert state(pair.client) is State.READY
@@ -463,7 +463,7 @@ def test_row_of_exactly_16_mib() -> None:
     out = pair.server.resultset(columns, [row])
     assert seqs(out) == [1, 2, 3, 4, 5]
     events = pair.to_client(out)
-    assert events[1] == Rows(rows=(row,))
+    assert events[1] == Rows.of((row,))
     assert isinstance(events[2], ResultsetEnd)
     assert state(pair.client) is State.READY
 
@@ -565,7 +565,7 @@ def test_payloads_of_16_mib_both_ways(compress: bool) -> None:
         # and 5 (full packet, empty packet), the small row 6, the terminator 7.
         assert seqs(out) == [2, 3, 4, 5, 6, 7]
     events = pair.to_client(out)
-    assert events[1] == Rows(rows=(row, b"\x011"))
+    assert events[1] == Rows.of((row, b"\x011"))
     assert isinstance(events[2], ResultsetEnd)
     pair.to_server(pair.client.ping())
     assert pair.to_client(pair.server.ok()) == [Ok(status_flags=SERVER_STATUS_AUTOCOMMIT)]
@@ -719,7 +719,7 @@ def test_compressed_query_and_resultset(delivery: str) -> None:
     assert inner == hand_stream([b"\x02", *columns, *rows, bytes.fromhex("fe000002000000")], 1)[0]
     assert pair.to_client(out) == [
         ResultsetStart(columns=tuple(columns)),
-        Rows(rows=tuple(rows)),
+        Rows.of(rows),
         ResultsetEnd(status_flags=2, ok=Ok(status_flags=2, eof=True)),
     ]
     # The next command restarts both sequences at 0.
@@ -942,7 +942,7 @@ class Blocking:
         while state(self.conn) is not State.READY:
             ev = self.event()
             if events and isinstance(ev, Rows) and isinstance(events[-1], Rows):
-                events[-1] = Rows(rows=events[-1].rows + ev.rows)
+                events[-1] = Rows.of(events[-1].rows + ev.rows)
             else:
                 events.append(ev)
         return events
@@ -960,7 +960,7 @@ def test_real_mariadb(mariadb_dsn: Dsn, compress: bool) -> None:
         assert ok.status_flags & SERVER_STATUS_AUTOCOMMIT
         start, rows, end = db.query("SELECT 1")
         assert isinstance(start, ResultsetStart) and len(start.columns) == 1
-        assert rows == Rows(rows=(b"\x011",))
+        assert rows == Rows.of((b"\x011",))
         assert isinstance(end, ResultsetEnd) and not end.more_results
         (created,) = db.query(
             "CREATE TEMPORARY TABLE mw_t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"
@@ -1096,7 +1096,7 @@ def test_real_mariadb_session_state_and_multiple_results(mariadb_dsn: Dsn) -> No
         first, second = events[2], events[5]
         assert isinstance(first, ResultsetEnd) and first.more_results
         assert isinstance(second, ResultsetEnd) and not second.more_results
-        assert events[1] == Rows(rows=(b"\x011",)) and events[4] == Rows(rows=(b"\x03two",))
+        assert events[1] == Rows.of((b"\x011",)) and events[4] == Rows.of((b"\x03two",))
         (ok1, ok2) = db.query("DO 1; DO 2")
         assert isinstance(ok1, Ok) and ok1.status_flags & SERVER_MORE_RESULTS_EXISTS
         assert isinstance(ok2, Ok) and not ok2.status_flags & SERVER_MORE_RESULTS_EXISTS

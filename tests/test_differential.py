@@ -116,8 +116,10 @@ def test_build_packets(data: bytes, seq: int) -> None:
 
 
 def scan_key(r: ScanResult) -> tuple[object, ...]:
+    spans = r.spans
+    flat = spans.tolist() if isinstance(spans, memoryview) else [x for s in spans for x in s]
     return (
-        [tuple(s) for s in r.spans],
+        flat,
         r.end,
         r.seq,
         r.partial,
@@ -153,13 +155,23 @@ def scan_args(draw: st.DrawFn) -> tuple[bytes, int, int, int, int, int, int]:
     return buf, start, base, seq, partial, max_payload, max_count
 
 
-@given(scan_args())
-@example((header(3, 5) + b"abc" + header(1, 9) + b"d", 0, 0, -1, 0, 100, 10))
-@example((header(MAX_PACKET, 0) + header(5, 1), 4, 0, 1, MAX_PACKET, MAX_PACKET + 4, 5))
-@example((header(MAX_PACKET, 0), 0, 0, 0, MAX_PACKET, MAX_PACKET * 2, 5))
-def test_scan_packets(args: tuple[bytes, int, int, int, int, int, int]) -> None:
+@given(scan_args(), st.sampled_from((0, 1, 2)), st.booleans())
+@example((header(3, 5) + b"abc" + header(1, 9) + b"d", 0, 0, -1, 0, 100, 10), 0, False)
+@example((header(MAX_PACKET, 0) + header(5, 1), 4, 0, 1, MAX_PACKET, MAX_PACKET + 4, 5), 0, False)
+@example((header(MAX_PACKET, 0), 0, 0, 0, MAX_PACKET, MAX_PACKET * 2, 5), 0, False)
+# Rows modes: a 0xFE payload of 8 bytes ends rows under either mode, of 9 bytes only
+# under DEPRECATE_EOF; 0xFF always stops; a row starting 0x00 does not.
+@example((header(1, 0) + b"\x00" + header(8, 1) + b"\xfe" + bytes(7), 0, 0, 0, 0, 99, 9), 1, True)
+@example((header(1, 0) + b"\x00" + header(9, 1) + b"\xfe" + bytes(8), 0, 0, 0, 0, 99, 9), 1, True)
+@example((header(1, 0) + b"\x00" + header(9, 1) + b"\xfe" + bytes(8), 0, 0, 0, 0, 99, 9), 2, True)
+@example((header(2, 0) + b"\xff\x01", 0, 0, 0, 0, 99, 9), 2, False)
+def test_scan_packets(
+    args: tuple[bytes, int, int, int, int, int, int], rows: int, flat: bool
+) -> None:
     c = c_module()
-    assert scan_key(c.scan_packets(*args)) == scan_key(PY.scan_packets(*args))
+    assert scan_key(c.scan_packets(*args, rows, flat)) == scan_key(
+        PY.scan_packets(*args, rows, flat)
+    )
 
 
 # -------------------------------------------------------------------- PacketReader

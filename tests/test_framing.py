@@ -25,6 +25,7 @@ from mywire import (
     TruncatedPacket,
     frame_payload,
 )
+from mywire._pycore import ROWS_DEPRECATE_EOF, ROWS_EOF
 
 from helpers import (
     MAX_PACKET,
@@ -739,3 +740,47 @@ def test_bytewise_driver_sees_payload_only_at_last_byte() -> None:
     got = feed_bytewise(stream)
     assert got.ready_at == [4, 10, 14]
     assert got.payloads == [Payload(0, b""), Payload(1, b"ab"), Payload(2, b"")]
+
+
+# ------------------------------------------------------------------------ read_rows
+
+
+def test_read_rows_stops_before_the_terminator() -> None:
+    # Rows 0x00 "" (first column empty: the byte an OK starts with), "\x01a", then the
+    # DEPRECATE_EOF terminator (an OK with header 0xFE, 7 bytes).
+    stream = packet(1, b"\x00") + packet(2, b"\x01a") + packet(3, b"\xfe\x00\x00\x02\x00\x00\x00")
+    reader = PacketReader(seq=1)
+    reader.feed(stream)
+    run = reader.read_rows(100, ROWS_DEPRECATE_EOF)
+    assert run is not None
+    assert run.data is not None and run.nrows == 2
+    assert run.spans.tolist() == [4, 1, 9, 2]
+    assert reader.read_rows(100, ROWS_DEPRECATE_EOF) is None
+    assert reader.next_payload() == Payload(3, b"\xfe\x00\x00\x02\x00\x00\x00")
+
+
+def test_read_rows_terminator_rules_per_mode() -> None:
+    # A 0xFE payload of 9 bytes is a row with classic EOFs (an EOF is shorter than 9
+    # bytes) and a terminator under DEPRECATE_EOF (an OK can be longer).
+    nine = b"\xfe" + bytes(8)
+    for mode, rows in ((ROWS_EOF, 1), (ROWS_DEPRECATE_EOF, 0)):
+        reader = PacketReader(seq=0)
+        reader.feed(packet(0, nine))
+        run = reader.read_rows(10, mode)
+        assert (run.nrows if run else 0) == rows
+
+
+def test_read_rows_leaves_err_and_long_rows_to_next_payload() -> None:
+    reader = PacketReader(seq=0)
+    reader.feed(packet(0, b"\x01x") + packet(1, b"\xff\x10\x04#HY000no"))
+    run = reader.read_rows(10, ROWS_EOF)
+    assert run is not None and run.nrows == 1
+    assert reader.read_rows(10, ROWS_EOF) is None
+    assert reader.next_payload() == Payload(1, b"\xff\x10\x04#HY000no")
+    # A row cut by the end of what was fed comes whole from next_payload.
+    reader = PacketReader(seq=0)
+    reader.feed(packet(0, b"\x03abc")[:5])
+    assert reader.read_rows(10, ROWS_EOF) is None
+    reader.feed(b"abc")
+    assert reader.read_rows(10, ROWS_EOF) is None
+    assert reader.next_payload() == Payload(0, b"\x03abc")
