@@ -486,3 +486,153 @@ def commands(draw: st.DrawFn) -> tuple[Command, int]:
     strategies = command_strategies(caps)
     kind = draw(st.sampled_from(sorted(strategies, key=lambda t: t.__name__)))
     return draw(strategies[kind]), caps
+
+
+# ------------------------------------------------------------------------------------
+# Resultset metadata (packets/resultset.py) and statement parameters (packets/prepared.py)
+# ------------------------------------------------------------------------------------
+import datetime as _dt  # noqa: E402
+from decimal import Decimal as _Decimal  # noqa: E402
+
+from mywire.events import ColumnDefinition  # noqa: E402
+
+# MariaDB extended capabilities in the 64-bit value (extended word shifted left by 32).
+_MARIADB_CLIENT_EXTENDED_METADATA = 1 << (32 + 3)
+_MARIADB_CLIENT_CACHE_METADATA = 1 << (32 + 4)
+_CLIENT_OPTIONAL_RESULTSET_METADATA = 1 << 25
+
+
+def _names() -> st.SearchStrategy[str]:
+    """Names, mostly short; sometimes over 250 bytes (a 3-byte length prefix)."""
+    return wire_texts() | st.text(min_size=251, max_size=260)
+
+
+@st.composite
+def column_definitions(
+    draw: st.DrawFn, *, extended: bool = False, field_list: bool = False
+) -> ColumnDefinition:
+    """ColumnDefinition41 values; MariaDB extended type/format only with ``extended``,
+    a default value (bytes or None) only with ``field_list``."""
+    return ColumnDefinition(
+        catalog=draw(st.just("def") | wire_texts()),
+        schema=draw(_names()),
+        table=draw(_names()),
+        org_table=draw(_names()),
+        name=draw(_names()),
+        org_name=draw(_names()),
+        character_set=draw(uints(2)),
+        column_length=draw(uints(4)),
+        type=draw(uints(1)),
+        flags=draw(uints(2)),
+        decimals=draw(uints(1)),
+        extended_type=draw(st.none() | wire_texts()) if extended else None,
+        extended_format=draw(st.none() | wire_texts()) if extended else None,
+        default_value=draw(st.none() | st.binary(max_size=300)) if field_list else None,
+    )
+
+
+@st.composite
+def column_definition_cases(draw: st.DrawFn) -> tuple[ColumnDefinition, int, bool]:
+    """A column definition, the capabilities it is built with (CLIENT_PROTOCOL_41 always;
+    MARIADB_CLIENT_EXTENDED_METADATA in about half) and whether it answers
+    COM_FIELD_LIST."""
+    caps = draw(st.integers(0, 2**32 - 1)) | _CLIENT_PROTOCOL_41
+    extended = draw(st.booleans())
+    if extended:
+        caps = (caps & ~_CLIENT_MYSQL) | _MARIADB_CLIENT_EXTENDED_METADATA
+        caps |= draw(uints(4)) << 32
+    elif not caps & _CLIENT_MYSQL:
+        caps |= (draw(uints(4)) << 32) & ~_MARIADB_CLIENT_EXTENDED_METADATA
+    field_list = draw(st.booleans())
+    return draw(column_definitions(extended=extended, field_list=field_list)), caps, field_list
+
+
+def metadata_modes() -> st.SearchStrategy[tuple[str, int]]:
+    """The three column-count layouts and a capability value selecting each."""
+    return st.sampled_from(
+        (
+            ("plain", _CLIENT_PROTOCOL_41),
+            ("mysql", _CLIENT_PROTOCOL_41 | _CLIENT_OPTIONAL_RESULTSET_METADATA),
+            ("mariadb", _CLIENT_PROTOCOL_41 | _MARIADB_CLIENT_CACHE_METADATA),
+        )
+    )
+
+
+#: Integers at the edges of TINY/SHORT/LONG/LONGLONG and of LONGLONG UNSIGNED.
+PARAM_INT_EDGES = tuple(
+    sorted(
+        v
+        for v in {
+            v + d for b in (7, 15, 31, 63) for v in (-(1 << b), (1 << b) - 1) for d in (-1, 0, 1)
+        }
+        | {0, (1 << 64) - 1, (1 << 64) - 2}
+        if -(1 << 63) <= v < 1 << 64
+    )
+)
+#: TIME's range: -838:59:59 .. 838:59:59.
+TIME_LIMIT = _dt.timedelta(hours=838, minutes=59, seconds=59)
+DECIMAL_EDGES = (
+    _Decimal("-0.000000000000000000000000000001"),
+    _Decimal("0.000000000000000000000000000001"),
+    _Decimal("1E+2"),
+    _Decimal("-1.5E-7"),
+    _Decimal("-0"),
+    _Decimal("0.00"),
+    _Decimal("99999999999999999999999999999999999.999999999999999999999999999999"),
+)
+
+
+def _decimals() -> st.SearchStrategy[_Decimal]:
+    scaled = st.builds(
+        lambda i, e: _Decimal(i).scaleb(e),
+        st.integers(-(10**40), 10**40),
+        st.integers(-40, 20),
+    )
+    return st.sampled_from(DECIMAL_EDGES) | scaled
+
+
+def _datetimes() -> st.SearchStrategy[_dt.datetime]:
+    """Naive datetimes, including midnight and whole seconds (the 4- and 7-byte forms)."""
+    any_dt = st.datetimes()
+    return st.one_of(
+        any_dt,
+        any_dt.map(lambda d: d.replace(microsecond=0)),
+        any_dt.map(lambda d: d.replace(hour=0, minute=0, second=0, microsecond=0)),
+        st.sampled_from((_dt.datetime.min, _dt.datetime.max, _dt.datetime(1, 1, 1, 0, 0, 0, 1))),
+    )
+
+
+def _times() -> st.SearchStrategy[_dt.time]:
+    return st.times() | st.times().map(lambda t: t.replace(microsecond=0)) | st.just(_dt.time())
+
+
+def _timedeltas() -> st.SearchStrategy[_dt.timedelta]:
+    """TIME-range durations, negative ones with days, and the exact limits."""
+    edges = (
+        TIME_LIMIT,
+        -TIME_LIMIT,
+        _dt.timedelta(0),
+        _dt.timedelta(microseconds=-1),
+        _dt.timedelta(days=-3, seconds=5, microseconds=7),
+        -_dt.timedelta(minutes=30),
+    )
+    return st.sampled_from(edges) | st.timedeltas(min_value=-TIME_LIMIT, max_value=TIME_LIMIT)
+
+
+def param_values() -> st.SearchStrategy[object]:
+    """A Python value of every type ``encode_params`` maps, boundaries emphasised."""
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.sampled_from(PARAM_INT_EDGES) | st.integers(-(1 << 63), (1 << 64) - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        _decimals(),
+        st.text(max_size=20) | st.text(min_size=251, max_size=260),
+        st.binary(max_size=20),
+        st.binary(max_size=20).map(bytearray),
+        st.binary(max_size=20).map(lambda b: memoryview(b)),
+        st.dates(),
+        _datetimes(),
+        _times(),
+        _timedeltas(),
+    )

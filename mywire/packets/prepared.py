@@ -4,8 +4,9 @@ COM_STMT_PREPARE OK (MySQL page_protocol_com_stmt_prepare.html; MariaDB "COM_STM
     0x00, statement id (4), number of columns (2), number of parameters (2), a filler
     byte (0), warning count (2), and -- MySQL 8.0.3+ with
     CLIENT_OPTIONAL_RESULTSET_METADATA -- one ``metadata_follows`` byte
-    (``Protocol_classic::store_ps_status`` writes 13 bytes then, 12 otherwise;
-    libmysqlclient reads the byte when the packet is at least 13 bytes long).  The
+    (``Protocol_classic::store_ps_status`` in sql/protocol_classic.cc writes 13 bytes
+    then, 12 otherwise; libmysqlclient's ``cli_read_prepare_result`` reads the byte
+    after the warnings when the capability is negotiated).  The
     parameter definitions and then the column definitions follow, each block ended by an
     EOF unless CLIENT_DEPRECATE_EOF (PROTOCOL_NOTES #25); their layout is
     :mod:`mywire.packets.resultset`'s ColumnDefinition41.
@@ -50,8 +51,12 @@ float is DOUBLE; :class:`~decimal.Decimal` is NEWDECIMAL sent as plain-notation 
 VAR_STRING (UTF-8); bytes-likes are BLOB; date is DATE; datetime is DATETIME with the
 shortest length that keeps the value (4 at midnight, 7 without microseconds, else 11;
 never 0, which means 0000-00-00 00:00:00); time and timedelta are TIME (0, 8 or 12 bytes,
-range -838:59:59 .. 838:59:59).  Decoding TIME always gives a timedelta (TIME is a
-duration: PyMySQL and MySQL Connector/Python do the same).  Zero and partial dates
+range -838:59:59 .. 838:59:59).  NaN and infinities (float or Decimal) are refused:
+MySQL stores neither.  Decoding TIME always gives a timedelta (TIME is a duration:
+PyMySQL and MySQL Connector/Python do the same), so a ``time`` comes back as the
+timedelta since midnight; a DATE sent with a time part (length 7 or 11) reads as its
+date, as the servers store it; DECIMAL text may use any form the servers parse
+(``-1.5e3``, ``.5``) but nothing else.  Zero and partial dates
 (``0000-00-00``, ``2016-00-00``) have no Python form and decode to their text, never to
 None (PROTOCOL_NOTES #15).  Unknown types decode as length-encoded bytes (#23).
 """

@@ -64,7 +64,7 @@ __all__ = [
     "build_column_count",
     "build_column_definition",
     "has_extended_metadata",
-    "metadata_byte",
+    "has_metadata_byte",
     "parse_column_count",
     "parse_column_definition",
 ]
@@ -87,7 +87,7 @@ def has_extended_metadata(capabilities: int) -> bool:
     return _mariadb(capabilities, _EXT_METADATA)
 
 
-def metadata_byte(capabilities: int) -> bool:
+def has_metadata_byte(capabilities: int) -> bool:
     """True when column-count packets (and a MySQL prepare OK) carry a metadata-follows
     byte: MySQL's CLIENT_OPTIONAL_RESULTSET_METADATA or MariaDB's
     MARIADB_CLIENT_CACHE_METADATA."""
@@ -127,7 +127,7 @@ def parse_column_count(payload: bytes, capabilities: int) -> tuple[int, bool]:
             expected="a column count of at least 1",
         )
     follows = True
-    if metadata_byte(capabilities):
+    if has_metadata_byte(capabilities):
         at = r.offset
         flag = r.int1()
         if flag > 1:
@@ -151,7 +151,7 @@ def build_column_count(count: int, capabilities: int, *, metadata_follows: bool 
     if not 0 < count < 1 << 64:
         raise ValueError(f"column count {count} is out of range (1..2**64-1)")
     w = Writer().lenenc_int(count)
-    if metadata_byte(capabilities):
+    if has_metadata_byte(capabilities):
         w.int1(1 if metadata_follows else 0)
     elif not metadata_follows:
         raise ValueError(
