@@ -32,7 +32,6 @@ from collections.abc import Iterable
 from ._pycore import ROWS_DEPRECATE_EOF, ROWS_EOF
 from ._state import CLIENT, SERVER, TRANSITIONS, State
 from .auth import ClientAuth, client_plugin
-from .codec import pack, unpack_from
 from .constants import Capability as C
 from .constants import ServerStatus
 from .errors import (
@@ -48,6 +47,7 @@ from .events import (
     AuthResponse,
     AuthSwitchRequest,
     ChangeUser,
+    ColumnDefinition,
     Command,
     ConnectionClosed,
     Eof,
@@ -82,7 +82,9 @@ from .framing import (
 from .packets import command as pcmd
 from .packets import generic as pgen
 from .packets import handshake as phs
-from .packets._text import as_int, dec
+from .packets import prepared as pprep
+from .packets import resultset as prs
+from .packets._text import dec
 
 __all__ = [
     "DEFAULT_CLIENT_CAPABILITIES",
@@ -623,15 +625,13 @@ class ClientConnection(_Base):
             return self._received(self._generic(data))
         if head == b"\xfb":
             return self._received(LocalInfileRequest(filename=dec(data[1:])))
-        (count,), _ = unpack_from("L", data)
-        # Column-count packets may carry trailing bytes (go-sql-driver#1478): ignored.
-        if count == 0:
-            raise MalformedPacket(
-                "malformed packet: column count 0 at offset 0",
-                offset=0,
-                expected="a column count of at least 1",
+        count, metadata_follows = prs.parse_column_count(data, self.capabilities)
+        if not metadata_follows:
+            raise UnsupportedFeature(
+                "the server skipped the column definitions (cached metadata); mywire does "
+                "not negotiate MARIADB_CLIENT_CACHE_METADATA / CLIENT_OPTIONAL_RESULTSET_METADATA"
             )
-        columns = self._definitions(as_int(count))
+        columns = self._definitions(count)
         return self._received(ResultsetStart(columns=columns, binary=self._binary))
 
     def _expect_eof(self, data: bytes) -> Eof:
@@ -692,33 +692,29 @@ class ClientConnection(_Base):
     def _prepare(self, data: bytes) -> Event:
         if data[:1] == b"\xff":
             return self._received(pgen.parse_err(data))
-        (head, sid, ncols, nparams, warnings), _ = unpack_from("BIHHxH", data)
-        if head != 0:
-            raise MalformedPacket(
-                f"malformed packet: header 0x{as_int(head):02x} at offset 0",
-                offset=0,
-                expected="COM_STMT_PREPARE OK header 0x00",
-            )
-        params = self._definitions(as_int(nparams))
-        columns = self._definitions(as_int(ncols))
+        ok = pprep.parse_prepare_ok(data)
+        if ok.metadata_follows is False:
+            raise UnsupportedFeature("the server skipped the prepared statement's metadata")
+        params = self._definitions(ok.num_params)
+        columns = self._definitions(ok.num_columns)
         return self._received(
             StmtPrepared(
-                statement_id=as_int(sid),
+                statement_id=ok.statement_id,
                 params=params,
                 columns=columns,
-                warnings=as_int(warnings),
+                warnings=ok.warnings,
             )
         )
 
-    def _definitions(self, n: int) -> tuple[bytes, ...]:
-        # A prepare response arrives as one burst, so reading it synchronously from the
-        # buffer is the common case; the rare split response is reassembled here.
-        out = []
-        for _ in range(n):
-            out.append(self._require_payload().data)
+    def _definitions(self, n: int, *, field_list: bool = False) -> tuple[ColumnDefinition, ...]:
+        # The payloads are collected first and parsed once all are here: a response
+        # split across reads is re-collected from the start (see next_event), which
+        # costs a deque operation per payload, not a parse.
+        raw = [self._require_payload().data for _ in range(n)]
         if n and not self.capabilities & C.CLIENT_DEPRECATE_EOF:
             self._expect_eof(self._require_payload().data)
-        return tuple(out)
+        caps = self.capabilities
+        return tuple(prs.parse_column_definition(p, caps, field_list=field_list) for p in raw)
 
     def _require_payload(self) -> Payload:
         payload = self._next_payload()
@@ -729,11 +725,13 @@ class ClientConnection(_Base):
     def _field_list(self, data: bytes) -> Event:
         if data[:1] == b"\xff":
             return self._received(pgen.parse_err(data))
-        cols = []
+        raw = []
         while not (pgen.is_eof(data) or (data[:1] == b"\xfe" and len(data) < 0xFFFFFF)):
-            cols.append(data)
+            raw.append(data)
             data = self._require_payload().data
-        return self._received(FieldListResult(columns=tuple(cols)))
+        caps = self.capabilities
+        cols = tuple(prs.parse_column_definition(p, caps, field_list=True) for p in raw)
+        return self._received(FieldListResult(columns=cols))
 
 
 # --------------------------------------------------------------------------------------
@@ -889,19 +887,22 @@ class ServerConnection(_Base):
 
     def resultset(
         self,
-        columns: Iterable[bytes],
+        columns: Iterable[ColumnDefinition | bytes],
         rows: Iterable[bytes],
         *,
         status_flags: int = ServerStatus.SERVER_STATUS_AUTOCOMMIT,
         warnings: int = 0,
     ) -> bytes:
-        """Send a whole resultset: column definitions and rows given as payloads
-        (the resultset layer builds them), with the terminator for the negotiated mode."""
+        """Send a whole resultset: column definitions (events, or payloads built
+        already) and row payloads, with the terminator for the negotiated mode."""
         more = status_flags & ServerStatus.SERVER_MORE_RESULTS_EXISTS
         inp = "send:Resultset+more" if more else "send:Resultset"
         self._check_can_send(inp)
-        cols = list(columns)
-        payloads = [pack("L", len(cols)), *cols]
+        caps = self.capabilities
+        cols = [
+            c if isinstance(c, bytes) else prs.build_column_definition(c, caps) for c in columns
+        ]
+        payloads = [prs.build_column_count(len(cols), caps), *cols]
         deprecate = self.capabilities & C.CLIENT_DEPRECATE_EOF
         eof = pgen.build_eof(Eof(warnings=warnings, status_flags=status_flags), self.capabilities)
         if not deprecate:

@@ -421,11 +421,10 @@ class ColumnDefinition:
 class ResultsetStart:
     """A resultset's header: its column count and the column definitions.
 
-    ``columns`` holds the ColumnDefinition41 payloads as received (the resultset layer
-    decodes them); ``binary`` says the rows use the binary protocol (COM_STMT_EXECUTE).
+    ``binary`` says the rows use the binary protocol (COM_STMT_EXECUTE).
     """
 
-    columns: tuple[bytes, ...]
+    columns: tuple[ColumnDefinition, ...]
     binary: bool = False
 
 
@@ -497,12 +496,11 @@ class LocalInfileRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StmtPrepared:
-    """The COM_STMT_PREPARE response: the statement id and the raw parameter and column
-    definitions (decoded by the resultset layer)."""
+    """The COM_STMT_PREPARE response: the statement id, its parameters and its columns."""
 
     statement_id: int
-    params: tuple[bytes, ...] = ()
-    columns: tuple[bytes, ...] = ()
+    params: tuple[ColumnDefinition, ...] = ()
+    columns: tuple[ColumnDefinition, ...] = ()
     warnings: int = 0
 
 
@@ -515,9 +513,9 @@ class StatisticsResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FieldListResult:
-    """The COM_FIELD_LIST response: raw column definitions."""
+    """The COM_FIELD_LIST response: column definitions with their default values."""
 
-    columns: tuple[bytes, ...]
+    columns: tuple[ColumnDefinition, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,7 @@ the recorded stream byte for byte.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -35,12 +35,14 @@ from mywire.connection import (
     ServerConnection,
     State,
 )
+from mywire.constants import Capability
 from mywire.errors import AuthError
 from mywire.events import (
     AuthMoreData,
     AuthNextFactor,
     AuthSwitchRequest,
     ChangeUser,
+    ColumnDefinition,
     ConnectionClosed,
     Err,
     Event,
@@ -65,6 +67,7 @@ from mywire.events import (
     StmtPrepare,
     StmtPrepared,
 )
+from mywire.packets.resultset import parse_column_definition
 
 from helpers import (
     DELIVERIES,
@@ -93,6 +96,14 @@ PASSWORD = b"s3cret"
 CREDENTIAL = Credential.from_password(PASSWORD, scrypt_n=2**4)
 NATIVE = "mysql_native_password"
 SHA2 = "caching_sha2_password"
+
+
+def defs(raw: Iterable[bytes], *, field_list: bool = False) -> tuple[ColumnDefinition, ...]:
+    """Column definitions as the client reports them (no MariaDB extended metadata)."""
+    return tuple(
+        parse_column_definition(p, Capability.CLIENT_PROTOCOL_41, field_list=field_list)
+        for p in raw
+    )
 
 
 @pytest.fixture(params=DELIVERIES)
@@ -354,7 +365,7 @@ def test_resultset_replays_the_recording_byte_for_byte(delivery: str) -> None:
     out = pair.server.resultset(columns, rows, status_flags=0x0021)
     assert out == hand_stream(answer, 1)[0]
     assert pair.to_client(out) == [
-        ResultsetStart(columns=tuple(columns)),
+        ResultsetStart(columns=defs(columns)),
         Rows.of(rows),
         ResultsetEnd(status_flags=0x0021),
     ]
@@ -374,7 +385,7 @@ def test_resultset_with_deprecate_eof(delivery: str) -> None:
     assert out == hand_stream([b"\x07", *columns, *rows, terminator], 1)[0]
     end = ResultsetEnd(status_flags=0x0021, ok=Ok(status_flags=0x0021, eof=True))
     assert pair.to_client(out) == [
-        ResultsetStart(columns=tuple(columns)),
+        ResultsetStart(columns=defs(columns)),
         Rows.of(rows),
         end,
     ]
@@ -392,7 +403,7 @@ def test_resultset_with_sequence_ids_past_255(delivery: str) -> None:
     assert seqs(out)[-1] == (1 + len(answer) - 1) % 256 == 49
     events = pair.to_client(out)
     assert events == [
-        ResultsetStart(columns=tuple(columns)),
+        ResultsetStart(columns=defs(columns)),
         Rows.of(rows),
         ResultsetEnd(status_flags=0x0021),
     ]
@@ -404,15 +415,15 @@ def test_resultset_with_sequence_ids_past_255(delivery: str) -> None:
 @pytest.mark.parametrize("delivery", ["whole", "chunks"])  # byte by byte is slow here
 def test_column_count_above_250(delivery: str) -> None:
     _, columns, _ = recorded_resultset(TABLE_SQL)
-    defs = [columns[i % 7] for i in range(300)]
+    raw = [columns[i % 7] for i in range(300)]
     row = b"".join(b"\x01" + bytes([48 + i % 10]) for i in range(300))
     pair = logged_in(delivery)
     pair.to_server(pair.client.query("SELECT 300 columns"))
-    out = pair.server.resultset(defs, [row])
+    out = pair.server.resultset(raw, [row])
     # The column count 300 is length-encoded: fc 2c01.
     assert out.startswith(packet(1, b"\xfc\x2c\x01"))
     events = pair.to_client(out)
-    assert events[0] == ResultsetStart(columns=tuple(defs))
+    assert events[0] == ResultsetStart(columns=defs(raw))
     assert events[1] == Rows.of((row,))
 
 
@@ -437,7 +448,7 @@ def test_err_inside_a_resultset(delivery: str) -> None:
     err = b"\xff\x25\x05#70100Query execution was interrupted"
     stream = hand_stream([b"\x01", columns[0], b"\x011", err], 1)[0]
     assert pair.to_client(stream) == [
-        ResultsetStart(columns=(columns[0],)),
+        ResultsetStart(columns=defs(columns[:1])),
         Rows.of((b"\x011",)),
         Err(code=1317, sqlstate="70100", message="Query execution was interrupted"),
     ]
@@ -484,7 +495,7 @@ def test_field_list() -> None:
     pair = logged_in()
     assert pair.to_server(pair.client.send(FieldList(table="t"))) == [FieldList(table="t")]
     stream = hand_stream([*columns, bytes.fromhex("fe00000200")], 1)[0]
-    assert pair.to_client(stream) == [FieldListResult(columns=tuple(columns))]
+    assert pair.to_client(stream) == [FieldListResult(columns=defs(columns, field_list=True))]
     assert state(pair.client) is State.READY
 
 
@@ -533,12 +544,22 @@ def test_prepare_answer_from_a_real_server(delivery: str) -> None:
     (event,) = pair.to_client(PREPARE_ANSWER)
     assert isinstance(event, StmtPrepared)
     assert (event.statement_id, event.warnings) == (0x60, 0)
-    assert event.params == (bytes.fromhex("03646566000000013f000cff0054550100fd00001f0000"),)
-    assert len(event.columns) == 17
-    assert event.columns[0].startswith(b"\x03def\x08deepflow\x0acontroller")
-    assert event.columns[-1].endswith(
-        b"\x06lcuuid\x06lcuuid\x0c\xff\x00\x00\x01\x00\x00\xfe" + bytes(5)
+    # The parameter: 03 "def" | 00 00 00 | 01 "?" | 00 | 0c | ff00 (255) | 54550100
+    # (87380) | fd (VAR_STRING) | 0000 | 1f | 0000.
+    assert event.params == (
+        ColumnDefinition(name="?", character_set=255, column_length=87380, type=253, decimals=31),
     )
+    assert len(event.columns) == 17
+    first, last = event.columns[0], event.columns[-1]
+    assert (first.catalog, first.schema, first.table) == ("def", "deepflow", "controller")
+    # ... 06 "lcuuid" 06 "lcuuid" 0c | ff00 | 00010000 (256) | fe (STRING) | 0000 | 00 | 0000
+    assert (last.name, last.org_name, last.character_set, last.column_length) == (
+        "lcuuid",
+        "lcuuid",
+        255,
+        256,
+    )
+    assert (last.type, last.flags, last.decimals) == (254, 0, 0)
     assert state(pair.client) is State.READY
 
 
@@ -553,7 +574,7 @@ def test_payloads_of_16_mib_both_ways(compress: bool) -> None:
     assert pair.to_server(q) == [Query(sql=sql)]
     n = 0xFFFFFF - 4
     row = b"\xfd" + n.to_bytes(3, "little") + bytes(range(256)) * (n // 256) + bytes(n % 256)
-    out = pair.server.resultset([b"\x03def\x00\x00\x00\x01a\x00" + bytes(13)], [row, b"\x011"])
+    out = pair.server.resultset([b"\x03def\x00\x00\x00\x01a\x00\x0c" + bytes(12)], [row, b"\x011"])
     if compress:
         frames, inner = inflate_frames(out)
         assert all(f.ulen <= 0xFFFFFF for f in frames)
@@ -718,7 +739,7 @@ def test_compressed_query_and_resultset(delivery: str) -> None:
     assert [f.seq for f in frames] == list(range(1, len(frames) + 1))
     assert inner == hand_stream([b"\x02", *columns, *rows, bytes.fromhex("fe000002000000")], 1)[0]
     assert pair.to_client(out) == [
-        ResultsetStart(columns=tuple(columns)),
+        ResultsetStart(columns=defs(columns)),
         Rows.of(rows),
         ResultsetEnd(status_flags=2, ok=Ok(status_flags=2, eof=True)),
     ]

