@@ -92,6 +92,73 @@ int mw_scan_packets(const uint8_t *buf, size_t len, size_t start, int32_t seq,
 int32_t mw_build_packets(const uint8_t *payload, size_t len, uint8_t seq,
                          uint8_t *out, size_t outlen);
 
+/* ------------------------------------------------------------------ rows (mw_rows.c)
+ * Decode resultset rows into one msgpack document; see mywire/rows.py for the type
+ * mapping and mywire/_rowspec.py for the kinds, statuses and error texts. */
+
+/* Column kinds (mirrored by the K_* constants of mywire/_rowspec.py). */
+enum {
+    MW_K_BYTES = 1,     /* length-encoded, written as bin */
+    MW_K_UTF8 = 2,      /* length-encoded, written as str */
+    MW_K_TEXT = 3,      /* length-encoded text in another charset, written as bin */
+    MW_K_SINT = 4,      /* signed integer: text checked, binary of mw_column.width bytes */
+    MW_K_UINT = 5,      /* unsigned integer */
+    MW_K_FLOAT = 6,     /* text parsed, binary float32 widened */
+    MW_K_DOUBLE = 7,
+    MW_K_DECIMAL = 8,   /* length-encoded, checked, written as str */
+    MW_K_DATE = 9,      /* text checked / binary formatted, written as str */
+    MW_K_DATETIME = 10,
+    MW_K_TIME = 11,
+    MW_K_BIT = 12,      /* length-encoded, at most 8 bytes, big-endian unsigned */
+    MW_K_NULL = 13      /* the NULL type: no bytes in binary rows */
+};
+
+/* Row statuses (mirrored by the E_* constants of mywire/_rowspec.py); a, b, column,
+ * offset of mw_rows_result say more. */
+enum {
+    MW_ROWS_FULL = 20,           /* out is full: res.rows rows were written, call again */
+    MW_E_ROW_TRUNCATED = 21,     /* a = bytes left from offset, b = bytes needed */
+    MW_E_ROW_TRUNCATED_BODY = 22, /* a = declared length, b = bytes left after the prefix */
+    MW_E_ROW_BAD_PREFIX = 23,    /* a = the prefix byte (0xFF, or 0xFB in binary rows) */
+    MW_E_ROW_HEADER = 24,        /* a = the binary row's first byte (not 0x00) */
+    MW_E_ROW_TRAILING = 25,      /* a = bytes left after the last column */
+    MW_E_ROW_TEMPORAL = 26,      /* a = invalid DATE/DATETIME/TIME length byte */
+    MW_E_ROW_VALUE = 27,         /* value text at offset (a bytes) is invalid for its kind */
+    MW_E_ROW_RANGE = 28,         /* integer text at offset (a bytes) out of 64-bit range */
+    MW_E_ROW_SPAN = 29           /* span (offset, a) outside the b-byte input */
+};
+
+typedef struct {
+    uint8_t kind;      /* MW_K_* */
+    uint8_t width;     /* bytes of an integer column in binary rows (1, 2, 4, 8) */
+    uint8_t decimals;  /* fractional-second digits of temporal columns */
+    uint8_t reserved;
+} mw_column;
+
+typedef struct {
+    uint64_t rows;     /* rows written by this call */
+    uint64_t start;    /* the msgpack document is out[start..end) */
+    uint64_t end;
+    uint64_t row;      /* index of the failing row */
+    uint64_t offset;   /* where the failing field starts in buf */
+    uint64_t a;
+    uint64_t b;
+    int32_t column;    /* failing column; -1 row header, -2 NULL bitmap, -3 after the last */
+    int32_t status;
+} mw_rows_result;
+
+/* Decode rows first..nrows-1, row r being buf[spans[2r] .. spans[2r] + spans[2r+1]),
+ * text rows (binary == 0) or binary-protocol rows, against ncols columns.  Writes one
+ * msgpack array of rows (each an array of values) to out and returns MW_OK, or
+ * MW_ROWS_FULL when out filled up first (res.rows complete rows written; call again from
+ * first + res.rows), or an MW_E_ROW_* status (or MW_E_ARGUMENT for a value of 4 GiB or
+ * more, which msgpack cannot carry) with res filled.  Every span is checked before any
+ * row is decoded. */
+int mw_decode_rows(const mw_column *cols, size_t ncols, int32_t binary,
+                   const uint8_t *buf, size_t len, const uint64_t *spans,
+                   size_t first, size_t nrows, uint8_t *out, size_t outlen,
+                   mw_rows_result *res);
+
 /* MW_CDEF_SKIP_BEGIN */
 #endif
 /* MW_CDEF_SKIP_END */

@@ -17,9 +17,10 @@ from array import array
 from typing import NamedTuple
 
 from . import _format as F
+from ._pyrows import decode_rows
 from .errors import PacketsOutOfSync, PacketTooLarge, ProtocolError
 
-__all__ = ["ScanResult", "encoded_size", "pack", "scan_packets", "unpack_from"]
+__all__ = ["ScanResult", "decode_rows", "encoded_size", "pack", "scan_packets", "unpack_from"]
 
 Value = int | bytes | None
 

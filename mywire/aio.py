@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlparse
 
 from .connection import ClientConnection
+from .constants import CursorType, ServerStatus
 from .errors import AuthError, MywireError, ServerError
 from .events import (
     AuthMoreData,
     AuthNextFactor,
     AuthSwitchRequest,
+    ColumnDefinition,
     ConnectionClosed,
     Err,
     Event,
@@ -44,10 +46,17 @@ from .events import (
     ResultsetEnd,
     ResultsetStart,
     Rows,
+    StmtClose,
+    StmtExecute,
+    StmtFetch,
+    StmtPrepare,
+    StmtPrepared,
 )
 from .framing import DEFAULT_MAX_PAYLOAD
+from .packets.prepared import encode_params
+from .rows import decode_rows
 
-__all__ = ["Client", "Response", "connect", "parse_dsn"]
+__all__ = ["Client", "PreparedStatement", "Response", "connect", "parse_dsn"]
 
 SSL_MODES = ("disabled", "preferred", "required", "verify")
 # CR_SERVER_LOST and CR_SSL_CONNECTION_ERROR, as libmysqlclient reports them.
@@ -97,6 +106,44 @@ class Response:
                 out[-1][1].extend(ev.rows)
         return out
 
+    @property
+    def columns(self) -> tuple[ColumnDefinition, ...]:
+        """The column definitions of the first resultset (empty without one)."""
+        for ev in self.events:
+            if isinstance(ev, ResultsetStart):
+                return ev.columns
+        return ()
+
+    def all_rows(self) -> list[list[tuple[object, ...]]]:
+        """Every resultset's rows decoded to Python values (see :mod:`mywire.rows`)."""
+        out: list[list[tuple[object, ...]]] = []
+        start: ResultsetStart | None = None
+        for ev in self.events:
+            if isinstance(ev, ResultsetStart):
+                start = ev
+                out.append([])
+            elif isinstance(ev, Rows):
+                assert start is not None
+                out[-1].extend(decode_rows(start.columns, ev.data, ev.spans, binary=start.binary))
+        return out
+
+    def rows(self) -> list[tuple[object, ...]]:
+        """The first resultset's rows decoded to Python values ([] without one)."""
+        results = self.all_rows()
+        return results[0] if results else []
+
+    fetchall = rows
+
+
+@dataclass(frozen=True)
+class PreparedStatement:
+    """A server-side prepared statement (:meth:`Client.prepare`)."""
+
+    statement_id: int
+    sql: str
+    params: tuple[ColumnDefinition, ...]
+    columns: tuple[ColumnDefinition, ...]
+
 
 def parse_dsn(dsn: str) -> dict[str, object]:
     """``mysql://user:password@host:port/db?ssl_mode=required&compress=1`` → keywords.
@@ -121,7 +168,7 @@ def parse_dsn(dsn: str) -> dict[str, object]:
         kw["database"] = unquote(u.path.lstrip("/"))
     for key, values in parse_qs(u.query).items():
         value = values[-1]
-        if key in ("compress",):
+        if key in ("compress", "multi_statements"):
             kw[key] = value.lower() in ("1", "true", "yes")
         elif key in ("connect_timeout", "timeout"):
             kw[key] = float(value)
@@ -145,6 +192,7 @@ async def connect(
     ssl_ca: str | None = None,
     ssl_context: _ssl.SSLContext | None = None,
     compress: bool = False,
+    multi_statements: bool = False,
     connect_timeout: float = 10.0,
     timeout: float | None = None,
     server_public_key: bytes | None = None,
@@ -154,7 +202,9 @@ async def connect(
     """Open a connection and authenticate.
 
     Keywords override what the DSN says.  ``timeout`` bounds each later command;
-    ``connect_timeout`` bounds connecting plus authentication.
+    ``connect_timeout`` bounds connecting plus authentication.  ``multi_statements``
+    lets one query hold several statements (CLIENT_MULTI_STATEMENTS); it is off by
+    default because it turns SQL injection into arbitrary statements.
 
     Raises:
         AuthError: the server refused the credentials (its code and message), or a
@@ -195,6 +245,7 @@ _DEFAULTS: dict[str, object] = {
     "ssl_ca": None,
     "ssl_context": None,
     "compress": False,
+    "multi_statements": False,
     "connect_timeout": 10.0,
     "timeout": None,
     "server_public_key": None,
@@ -225,6 +276,7 @@ class Client:
             tls=mode != "disabled" and not unix,
             secure_transport=unix,
             compress=bool(opts["compress"]),
+            multi_statements=bool(opts["multi_statements"]),
             server_public_key=opts["server_public_key"],  # type: ignore[arg-type]
             allow_cleartext=bool(opts["allow_cleartext"]),
             max_payload=int(opts["max_payload"]),  # type: ignore[call-overload]
@@ -335,13 +387,73 @@ class Client:
             raise ServerError(last.code, last.sqlstate, last.message)
         return Response(events)
 
-    async def query(self, sql: str) -> Response:
-        """Run COM_QUERY.
+    async def query(self, sql: str, params: Sequence[object] | None = None) -> Response:
+        """Run ``sql``: as COM_QUERY, or with ``params`` as a prepared statement (prepare,
+        execute with the values bound through the binary protocol, close).
 
         Raises:
             ServerError: the server answered with ERR (code, SQL state, message).
+            TypeError, ValueError: a parameter has no MySQL encoding (see
+                :func:`mywire.packets.prepared.encode_params`).
         """
-        return await self._command(self.conn.send(Query(sql=sql)))
+        if params is None:
+            return await self._command(self.conn.send(Query(sql=sql)))
+        stmt = await self.prepare(sql)
+        try:
+            return await self.execute(stmt, params)
+        finally:
+            await self.close_statement(stmt)
+
+    async def prepare(self, sql: str) -> PreparedStatement:
+        """COM_STMT_PREPARE."""
+        response = await self._command(self.conn.send(StmtPrepare(sql=sql)))
+        (ev,) = response.events
+        assert isinstance(ev, StmtPrepared)
+        return PreparedStatement(ev.statement_id, sql, ev.params, ev.columns)
+
+    async def execute(
+        self, stmt: PreparedStatement, params: Sequence[object] = (), *, cursor: bool = False
+    ) -> Response:
+        """COM_STMT_EXECUTE with ``params`` bound (binary protocol).
+
+        With ``cursor=True`` the server opens a read-only cursor and sends no rows yet;
+        take them with :meth:`fetch`.
+        """
+        if len(params) != len(stmt.params):
+            raise ValueError(
+                f"the statement takes {len(stmt.params)} parameters, got {len(params)}"
+            )
+        block = encode_params(list(params)) if params else b""
+        flags = CursorType.CURSOR_TYPE_READ_ONLY if cursor else 0
+        cmd = StmtExecute(statement_id=stmt.statement_id, flags=flags, params=block)
+        return await self._command(self.conn.send(cmd))
+
+    async def fetch(
+        self, stmt: PreparedStatement, count: int = 1000
+    ) -> tuple[list[tuple[object, ...]], bool]:
+        """COM_STMT_FETCH from an open cursor.
+
+        Returns:
+            Up to ``count`` decoded rows, and whether the cursor is exhausted.
+        """
+        response = await self._command(
+            self.conn.send(StmtFetch(statement_id=stmt.statement_id, num_rows=count))
+        )
+        rows: list[tuple[object, ...]] = []
+        done = False
+        for ev in response.events:
+            if isinstance(ev, Rows):
+                rows.extend(decode_rows(stmt.columns, ev.data, ev.spans, binary=True))
+            elif isinstance(ev, ResultsetEnd):
+                done = bool(ev.status_flags & ServerStatus.SERVER_STATUS_LAST_ROW_SENT)
+        return rows, done
+
+    async def close_statement(self, stmt: PreparedStatement) -> None:
+        """COM_STMT_CLOSE (the server does not answer)."""
+        async with self._lock:
+            self._write(self.conn.send(StmtClose(statement_id=stmt.statement_id)))
+            assert self._writer is not None
+            await self._writer.drain()
 
     async def ping(self) -> None:
         await self._command(self.conn.send(Ping()))

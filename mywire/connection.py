@@ -338,6 +338,7 @@ class ClientConnection(_Base):
         secure_transport: the transport is already private (a Unix socket), so plugins
             may send secrets in the clear.
         compress: ask for zlib protocol compression.
+        multi_statements: ask for CLIENT_MULTI_STATEMENTS (several statements per query).
         server_public_key: PEM of the server's RSA key, to skip asking for it.
         allow_cleartext: let mysql_clear_password send the password without TLS.
         max_payload: largest payload accepted from the server (default 1 GiB).
@@ -357,6 +358,7 @@ class ClientConnection(_Base):
         tls: bool = False,
         secure_transport: bool = False,
         compress: bool = False,
+        multi_statements: bool = False,
         server_public_key: bytes | None = None,
         allow_cleartext: bool = False,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
@@ -372,6 +374,8 @@ class ClientConnection(_Base):
             caps |= C.CLIENT_SSL
         if compress:
             caps |= C.CLIENT_COMPRESS
+        if multi_statements:
+            caps |= C.CLIENT_MULTI_STATEMENTS
         self.client_capabilities = caps
         self.server_capabilities = 0
         self.character_set = character_set

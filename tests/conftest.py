@@ -12,7 +12,8 @@ Backends
 
 Hypothesis
     Profiles ``default`` (100 examples), ``ci`` (200, no deadline, blobs printed) and
-    ``thorough`` (10,000, no deadline), chosen by ``HYPOTHESIS_PROFILE``; when that is
+    ``thorough`` (10,000, no deadline), ``sanitize`` (200, no deadline or health checks,
+    for the ASan build), chosen by ``HYPOTHESIS_PROFILE``; when that is
     unset, ``CI=true`` selects ``ci``.  Property tests do not take function-scoped
     fixtures as arguments (the autouse ``backend`` fixture does not count: its state is
     the same for every example), so the function_scoped_fixture health check stays on.
@@ -30,7 +31,7 @@ import socket
 from types import ModuleType
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 import mywire._backend
 
@@ -41,6 +42,11 @@ BACKENDS = ("c", "python")
 settings.register_profile("default", max_examples=100)
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=False, print_blob=True)
 settings.register_profile("thorough", max_examples=10_000, deadline=None)
+# Under ASan/UBSan (tools/sanitize_check.sh) everything runs several times slower; the
+# point there is memory safety, not generation speed.
+settings.register_profile(
+    "sanitize", max_examples=200, deadline=None, suppress_health_check=list(HealthCheck)
+)
 
 
 def _profile_name() -> str:

@@ -266,3 +266,141 @@ def test_row_payloads_around_16_mib(mariadb_dsn: Dsn, extra: int) -> None:
     assert len(row) == 0xFFFFFF + extra
     assert row[:4] == b"\xfd" + n.to_bytes(3, "little")
     assert row[4:] == b"a" * n
+
+
+def test_prepared_statements_bind_parameters_and_decode_rows(mariadb_dsn: Dsn) -> None:
+    import datetime
+    import decimal
+
+    values = (
+        1,
+        "héllo 🐬",
+        decimal.Decimal("-12.34"),
+        datetime.datetime(2024, 1, 2, 3, 4, 5, 600000),
+        b"\x00\xff",
+        datetime.timedelta(hours=-1, seconds=1),
+    )
+
+    async def go() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            await client.query(
+                "CREATE TEMPORARY TABLE p (id INT PRIMARY KEY, s VARCHAR(20), "
+                "d DECIMAL(10,2), t DATETIME(3), b BLOB, tm TIME)"
+            )
+            r = await client.query("INSERT INTO p VALUES (?, ?, ?, ?, ?, ?)", values)
+            assert r.affected_rows == 1
+            await client.query("INSERT INTO p VALUES (2, NULL, NULL, NULL, NULL, NULL)")
+            text = (await client.query("SELECT * FROM p ORDER BY id")).rows()
+            binary = (await client.query("SELECT * FROM p WHERE id > ? ORDER BY id", [0])).rows()
+            return text, binary
+
+    text, binary = run(go())
+    # Parameters went in through the binary protocol and came back equal, over both
+    # the text protocol (COM_QUERY) and the binary protocol (COM_STMT_EXECUTE).
+    assert text == binary == [values, (2, None, None, None, None, None)]
+
+
+def test_cursor_fetches_in_batches(mariadb_dsn: Dsn) -> None:
+    async def go() -> tuple[list[str], list[tuple[object, ...]], int]:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            stmt = await client.prepare("SELECT seq, seq * 2 FROM seq_1_to_25")
+            opened = await client.execute(stmt, cursor=True)
+            names = [type(ev).__name__ for ev in opened.events]
+            rows: list[tuple[object, ...]] = []
+            batches = 0
+            while True:
+                batch, done = await client.fetch(stmt, 10)
+                rows += batch
+                batches += 1
+                if done:
+                    break
+            await client.close_statement(stmt)
+            await client.ping()  # the connection is in sync after the close
+            return names, rows, batches
+
+    names, rows, batches = run(go())
+    assert names == ["ResultsetStart", "ResultsetEnd"]  # a cursor sends no rows at first
+    assert rows == [(i, 2 * i) for i in range(1, 26)]
+    assert batches == 3
+
+
+def test_multi_statement_results_with_an_error_in_the_middle(mariadb_dsn: Dsn) -> None:
+    # Results arrive in order; the ERR for the second statement ends the response
+    # (the server does not run the third), and the call raises it.
+    async def go() -> tuple[list[str], ServerError]:
+        async with await aio.connect(url(mariadb_dsn, multi_statements="1")) as client:
+            r = await client.query("SELECT 1; SELECT 'two', 2; DO 3")
+            names = [type(ev).__name__ for ev in r.events]
+            assert r.all_rows() == [[(1,)], [("two", 2)]]
+            with pytest.raises(ServerError) as info:
+                await client.query("SELECT 1; SELECT * FROM no_such_table_x; SELECT 3")
+            await client.ping()
+            return names, info.value
+
+    names, err = run(go())
+    assert names == [
+        "ResultsetStart",
+        "Rows",
+        "ResultsetEnd",
+        "ResultsetStart",
+        "Rows",
+        "ResultsetEnd",
+        "Ok",
+    ]
+    assert (err.code, err.sqlstate) == (1146, "42S02")
+
+
+def test_procedure_with_two_resultsets(mariadb_dsn: Dsn) -> None:
+    name = f"mw_proc_{secrets.token_hex(3)}"
+
+    async def go() -> tuple[list[list[tuple[object, ...]]], int]:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            await client.query(
+                f"CREATE PROCEDURE {name}(n INT) BEGIN "
+                "SELECT n AS a; SELECT seq, 'x' FROM seq_1_to_3 WHERE seq <= n; END"
+            )
+            try:
+                r = await client.query(f"CALL {name}(2)")
+                return r.all_rows(), r.affected_rows
+            finally:
+                await client.query(f"DROP PROCEDURE {name}")
+
+    results, affected = run(go())
+    # Two resultsets, then the OK of the CALL itself (SERVER_MORE_RESULTS_EXISTS on
+    # every result before it).
+    assert results == [[(2,)], [(1, "x"), (2, "x")]]
+    assert affected == 0
+
+
+@pytest.fixture
+def big_packets(mariadb_dsn: Dsn) -> Iterator[None]:
+    """max_allowed_packet raised to 64 MiB for the test's new connections, then restored."""
+    admin = pymysql_connect(mariadb_dsn)
+    with admin.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.max_allowed_packet")
+        (before,) = cur.fetchone()
+        cur.execute("SET GLOBAL max_allowed_packet = 67108864")
+    try:
+        yield
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"SET GLOBAL max_allowed_packet = {int(before)}")
+        admin.close()
+
+
+def test_20_mib_longblob_over_both_protocols(mariadb_dsn: Dsn, big_packets: None) -> None:
+    # A 20 MiB value: its row payload spans a full 0xFFFFFF packet and a second one, in
+    # the text protocol and (through a prepared statement) the binary protocol.
+    blob = bytes(range(256)) * (20 * 4096)
+
+    async def go() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        async with await aio.connect(url(mariadb_dsn), timeout=120) as client:
+            await client.query("CREATE TEMPORARY TABLE lb (id INT, b LONGBLOB)")
+            await client.query("INSERT INTO lb VALUES (?, ?)", [1, blob])
+            text = (await client.query("SELECT id, b FROM lb")).rows()
+            binary = (await client.query("SELECT id, b FROM lb WHERE id = ?", [1])).rows()
+            return text, binary
+
+    text, binary = run(go())
+    assert len(blob) == 20 << 20
+    assert text == binary == [(1, blob)]

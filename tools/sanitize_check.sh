@@ -16,7 +16,7 @@ MYWIRE_SANITIZE=1 "$py" setup.py -q build_ext --inplace >/dev/null 2>build.log \
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-export PYTHONPATH="$tmp" MYWIRE_REQUIRE_C=1
+export PYTHONPATH="$tmp" MYWIRE_REQUIRE_C=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-sanitize}"
 "$py" -c "import mywire._ccore as c, sys; sys.exit(not c.__file__.startswith('$tmp'))" \
   || { echo "the sanitized build is not the one imported" >&2; exit 1; }
 tests=(tests/test_differential.py tests/test_codec.py tests/test_framing.py tests/test_compression.py)
