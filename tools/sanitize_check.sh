@@ -11,6 +11,9 @@ trap 'rm -rf "$tmp"' EXIT
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) \
   | tar -xf - -C "$tmp"
 cd "$tmp"
+# setup.py runs without build isolation here: make sure the venv's setuptools reads
+# pyproject.toml as the build does (PEP 639 license field: setuptools 77+).
+"$py" -m pip install -q "setuptools>=77" "cffi>=1.17"
 MYWIRE_SANITIZE=1 "$py" setup.py -q build_ext --inplace >/dev/null 2>build.log \
   || { cat build.log; exit 1; }
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
