@@ -38,6 +38,7 @@ from .events import (
     Event,
     Handshake,
     InitDb,
+    LocalInfileRequest,
     NeedData,
     Ok,
     Ping,
@@ -51,6 +52,8 @@ from .events import (
     StmtFetch,
     StmtPrepare,
     StmtPrepared,
+    StmtReset,
+    StmtSendLongData,
 )
 from .framing import DEFAULT_MAX_PAYLOAD
 from .packets.prepared import encode_params
@@ -324,6 +327,11 @@ class Client:
                 raise ServerError(_CR_SERVER_LOST, "HY000", "Lost connection to server")
             if isinstance(ev, (AuthSwitchRequest, AuthMoreData, AuthNextFactor)):
                 self._write(self.conn.auth_reply())
+            elif isinstance(ev, LocalInfileRequest):
+                # This client never offers CLIENT_LOCAL_FILES; a server that asks anyway
+                # gets an empty file (it then reports the statement's outcome), never a
+                # file of ours.
+                self._write(self.conn.infile_data([]))
             out.append(ev)
             if done(ev):
                 return out
@@ -412,7 +420,12 @@ class Client:
         return PreparedStatement(ev.statement_id, sql, ev.params, ev.columns)
 
     async def execute(
-        self, stmt: PreparedStatement, params: Sequence[object] = (), *, cursor: bool = False
+        self,
+        stmt: PreparedStatement,
+        params: Sequence[object] = (),
+        *,
+        cursor: bool = False,
+        long_data: Sequence[int] = (),
     ) -> Response:
         """COM_STMT_EXECUTE with ``params`` bound (binary protocol).
 
@@ -423,7 +436,7 @@ class Client:
             raise ValueError(
                 f"the statement takes {len(stmt.params)} parameters, got {len(params)}"
             )
-        block = encode_params(list(params)) if params else b""
+        block = encode_params(list(params), long_data=long_data) if params else b""
         flags = CursorType.CURSOR_TYPE_READ_ONLY if cursor else 0
         cmd = StmtExecute(statement_id=stmt.statement_id, flags=flags, params=block)
         return await self._command(self.conn.send(cmd))
@@ -447,6 +460,20 @@ class Client:
             elif isinstance(ev, ResultsetEnd):
                 done = bool(ev.status_flags & ServerStatus.SERVER_STATUS_LAST_ROW_SENT)
         return rows, done
+
+    async def send_long_data(self, stmt: PreparedStatement, param: int, data: bytes) -> None:
+        """COM_STMT_SEND_LONG_DATA: stream a parameter's value in pieces before
+        :meth:`execute` (name it there in ``long_data``; its value in ``params`` only
+        gives the type).  The server does not answer."""
+        async with self._lock:
+            cmd = StmtSendLongData(statement_id=stmt.statement_id, param_id=param, data=data)
+            self._write(self.conn.send(cmd))
+            assert self._writer is not None
+            await self._writer.drain()
+
+    async def reset_statement(self, stmt: PreparedStatement) -> None:
+        """COM_STMT_RESET: drop long data sent so far and close the statement's cursor."""
+        await self._command(self.conn.send(StmtReset(statement_id=stmt.statement_id)))
 
     async def close_statement(self, stmt: PreparedStatement) -> None:
         """COM_STMT_CLOSE (the server does not answer)."""

@@ -404,3 +404,21 @@ def test_20_mib_longblob_over_both_protocols(mariadb_dsn: Dsn, big_packets: None
     text, binary = run(go())
     assert len(blob) == 20 << 20
     assert text == binary == [(1, blob)]
+
+
+def test_long_data_and_reset(mariadb_dsn: Dsn) -> None:
+    # COM_STMT_SEND_LONG_DATA pieces accumulate on the server; COM_STMT_RESET drops them.
+    async def go() -> list[tuple[object, ...]]:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            await client.query("CREATE TEMPORARY TABLE ld (id INT, b BLOB)")
+            stmt = await client.prepare("INSERT INTO ld VALUES (?, ?)")
+            await client.send_long_data(stmt, 1, b"dropped")
+            await client.reset_statement(stmt)
+            await client.send_long_data(stmt, 1, b"abc")
+            await client.send_long_data(stmt, 1, b"\x00def")
+            r = await client.execute(stmt, [1, b""], long_data=[1])
+            assert r.affected_rows == 1
+            await client.close_statement(stmt)
+            return (await client.query("SELECT * FROM ld")).rows()
+
+    assert run(go()) == [(1, b"abc\x00def")]
