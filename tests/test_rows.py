@@ -19,6 +19,12 @@ import msgpack  # type: ignore[import-untyped]  # no stubs, no py.typed
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+
+from mywire import _rowspec
+from mywire.errors import MalformedPacket, TruncatedPacket
+from mywire.events import ColumnDefinition
+from mywire.rows import decode_rows, row_spans
+
 from rowbuild import (
     ASCII,
     CP1250,
@@ -40,11 +46,6 @@ from rowbuild import (
     text_row,
     typed_resultsets,
 )
-
-from mywire import _rowspec
-from mywire.errors import MalformedPacket, TruncatedPacket
-from mywire.events import ColumnDefinition
-from mywire.rows import decode_rows, row_spans
 
 ZEROFILL = 0x40
 U64 = (1 << 64) - 1

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rowbuild import Resultset, column, lenenc, same, text_row, typed_resultsets
 
 import mywire._backend
 from mywire import _pyrows
 from mywire.events import ColumnDefinition
 from mywire.rows import row_spans
+
+from rowbuild import Resultset, column, lenenc, same, text_row, typed_resultsets
 
 pytestmark = pytest.mark.parametrize("backend", ["c"], indirect=True)
 
