@@ -422,3 +422,53 @@ def test_long_data_and_reset(mariadb_dsn: Dsn) -> None:
             return (await client.query("SELECT * FROM ld")).rows()
 
     assert run(go()) == [(1, b"abc\x00def")]
+
+
+def test_local_infile_answered_through_the_sans_io_client(mariadb_dsn: Dsn) -> None:
+    # LOAD DATA LOCAL: the server's 0xFB request becomes a LocalInfileRequest event; the
+    # caller answers with the file's bytes (any chunking) and the server reports the rows.
+    import socket
+
+    from mywire.connection import DEFAULT_CLIENT_CAPABILITIES, ClientConnection
+    from mywire.constants import Capability
+    from mywire.events import NEED_DATA, Handshake, LocalInfileRequest, Ok, ResultsetEnd, Rows
+
+    conn = ClientConnection(
+        user=mariadb_dsn.user,
+        database=mariadb_dsn.database,
+        capabilities=DEFAULT_CLIENT_CAPABILITIES | Capability.CLIENT_LOCAL_FILES,
+    )
+    sock = socket.create_connection((mariadb_dsn.host, mariadb_dsn.port), timeout=10)
+    try:
+
+        def until(done: Any) -> list[object]:
+            out = []
+            while True:
+                ev = conn.next_event()
+                if ev is NEED_DATA:
+                    conn.receive_data(sock.recv(65536))
+                    continue
+                out.append(ev)
+                if done(ev):
+                    return out
+
+        until(lambda e: isinstance(e, Handshake))
+        sock.sendall(conn.handshake_response())
+        assert isinstance(until(lambda e: True)[-1], Ok)
+        for sql in ("CREATE TEMPORARY TABLE li (n INT, s VARCHAR(5))",):
+            sock.sendall(conn.query(sql))
+            until(lambda e: isinstance(e, Ok))
+        sock.sendall(
+            conn.query("LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE li FIELDS TERMINATED BY ','")
+        )
+        (request,) = until(lambda e: True)
+        assert request == LocalInfileRequest(filename="rows.csv")
+        sock.sendall(conn.infile_data([b"1,a\n2,", b"b\n3,c\n"]))
+        (ok,) = until(lambda e: True)
+        assert isinstance(ok, Ok) and ok.affected_rows == 3
+        sock.sendall(conn.query("SELECT n, s FROM li ORDER BY n"))
+        events = until(lambda e: isinstance(e, ResultsetEnd))
+        rows = [r for ev in events if isinstance(ev, Rows) for r in ev.rows]
+        assert rows == [b"\x011\x01a", b"\x012\x01b", b"\x013\x01c"]
+    finally:
+        sock.close()
