@@ -442,7 +442,7 @@ def test_local_infile_answered_through_the_sans_io_client(mariadb_dsn: Dsn) -> N
     try:
 
         def until(done: Any) -> list[object]:
-            out = []
+            out: list[object] = []
             while True:
                 ev = conn.next_event()
                 if ev is NEED_DATA:
