@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import mywire.samples
@@ -46,15 +46,20 @@ from mywire import (
     pack,
     unpack,
 )
+from mywire._state import State
 from mywire.auth import ServerAuth, mysql_scramble
 from mywire.connection import ClientConnection, ServerConnection
 from mywire.events import (
+    AuthMoreData,
     AuthResponse,
+    AuthSwitchRequest,
     ConnectionClosed,
     Event,
     Handshake,
     HandshakeResponse,
     NeedData,
+    Ok,
+    Query,
     Rows,
     SSLRequest,
 )
@@ -781,3 +786,70 @@ class ConnectionPair:
                     self.server.err(ER_ACCESS_DENIED_ERROR, step.message, "28000")
                 )
             return client_events
+
+
+# ------------------------------------------------------------------ a blocking client
+
+
+class BlockingClient:
+    """A ClientConnection over a plain blocking socket (with a timeout), for tests
+    against the real server at the packet level.
+
+    Args:
+        dsn: where to connect.
+        login: authenticate at once (else call :meth:`login`).
+        client_args: passed to :class:`~mywire.connection.ClientConnection`.
+    """
+
+    def __init__(self, dsn: Dsn, *, login: bool = True, **client_args: Any) -> None:
+        self.sock = socket.create_connection((dsn.host, dsn.port), timeout=10.0)
+        self.conn = ClientConnection(
+            user=dsn.user, password=dsn.password, database=dsn.database or None, **client_args
+        )
+        if login:
+            try:
+                self.login()
+            except BaseException:
+                self.sock.close()
+                raise
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def event(self) -> Event:
+        closed = False
+        while isinstance(ev := self.conn.next_event(), NeedData):
+            if closed:
+                raise ConnectionError("the server closed the connection mid-response")
+            data = self.sock.recv(65536)
+            closed = not data
+            self.conn.receive_data(data)  # b"": the connection reports ConnectionClosed
+        return ev
+
+    def login(self) -> Ok:
+        assert isinstance(self.event(), Handshake)
+        self.sock.sendall(self.conn.handshake_response())
+        while True:
+            ev = self.event()
+            if isinstance(ev, Ok):
+                return ev
+            assert isinstance(ev, (AuthSwitchRequest, AuthMoreData)), ev
+            if reply := self.conn.auth_reply():
+                self.sock.sendall(reply)
+
+    def command(self, cmd: Any) -> list[Event]:
+        """Send a command; return its events until the connection is idle again (runs
+        of Rows merged into one)."""
+        self.sock.sendall(self.conn.send(cmd))
+        events: list[Event] = []
+        while True:
+            ev = self.event()
+            if events and isinstance(ev, Rows) and isinstance(events[-1], Rows):
+                events[-1] = Rows.of(events[-1].rows + ev.rows)
+            else:
+                events.append(ev)
+            if self.conn.state is State.READY:
+                return events
+
+    def query(self, sql: str) -> list[Event]:
+        return self.command(Query(sql=sql))

@@ -13,7 +13,6 @@ the recorded stream byte for byte.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -71,6 +70,7 @@ from mywire.packets.resultset import parse_column_definition
 
 from helpers import (
     DELIVERIES,
+    BlockingClient,
     ConnectionPair,
     Dsn,
     hand_stream,
@@ -924,55 +924,10 @@ def test_delivery_does_not_change_the_events(seed: int, compress: bool) -> None:
 # ----------------------------------------------------------------------- real MariaDB
 
 
-class Blocking:
-    """A ClientConnection over a plain blocking socket (with a timeout)."""
-
-    def __init__(self, dsn: Dsn, **client_args: object) -> None:
-        self.sock = socket.create_connection((dsn.host, dsn.port), timeout=10.0)
-        self.conn = ClientConnection(
-            user=dsn.user,
-            password=dsn.password,
-            database=dsn.database or None,
-            **client_args,  # type: ignore[arg-type]
-        )
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def event(self) -> Event:
-        while isinstance(ev := self.conn.next_event(), NeedData):
-            self.conn.receive_data(self.sock.recv(65536))
-        return ev
-
-    def login(self) -> Ok:
-        assert isinstance(self.event(), Handshake)
-        self.sock.sendall(self.conn.handshake_response())
-        while True:
-            ev = self.event()
-            if isinstance(ev, Ok):
-                return ev
-            assert isinstance(ev, (AuthSwitchRequest, AuthMoreData)), ev
-            reply = self.conn.auth_reply()
-            if reply:
-                self.sock.sendall(reply)
-
-    def query(self, sql: str) -> list[Event]:
-        """Send COM_QUERY; return its events (runs of Rows merged) up to the idle state."""
-        self.sock.sendall(self.conn.query(sql))
-        events: list[Event] = []
-        while state(self.conn) is not State.READY:
-            ev = self.event()
-            if events and isinstance(ev, Rows) and isinstance(events[-1], Rows):
-                events[-1] = Rows.of(events[-1].rows + ev.rows)
-            else:
-                events.append(ev)
-        return events
-
-
 @pytest.mark.mariadb
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "compressed"])
 def test_real_mariadb(mariadb_dsn: Dsn, compress: bool) -> None:
-    db = Blocking(mariadb_dsn, compress=compress)
+    db = BlockingClient(mariadb_dsn, login=False, compress=compress)
     try:
         ok = db.login()
         assert state(db.conn) is State.READY
@@ -1096,7 +1051,7 @@ def test_server_survives_arbitrary_client_payloads(
 @pytest.mark.mariadb
 def test_real_mariadb_session_state_and_multiple_results(mariadb_dsn: Dsn) -> None:
     caps = DEFAULT_CLIENT_CAPABILITIES | CLIENT_MULTI_STATEMENTS
-    db = Blocking(mariadb_dsn, capabilities=caps)
+    db = BlockingClient(mariadb_dsn, login=False, capabilities=caps)
     try:
         db.login()
         assert db.conn.capabilities & CLIENT_SESSION_TRACK

@@ -12,10 +12,8 @@ the comments.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
 import pymysql
 import pytest
@@ -23,14 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mywire import MalformedPacket, ProtocolError, TruncatedPacket
-from mywire.connection import ClientConnection
 from mywire.constants import FieldType
 from mywire.events import (
     ColumnDefinition,
-    Err,
     Event,
-    Handshake,
-    NeedData,
     Ok,
     Query,
     ResultsetEnd,
@@ -45,7 +39,7 @@ from mywire.packets import command as pcmd
 from mywire.packets import prepared as pp
 from mywire.packets import resultset as rs
 
-from helpers import Dsn, check_prefixes, parse_or_error
+from helpers import BlockingClient, Dsn, check_prefixes, parse_or_error
 from strategies import TIME_LIMIT, param_values, uints
 
 CLIENT_PROTOCOL_41 = 0x200
@@ -624,55 +618,13 @@ def test_last_prepared_statement_id_passes_through() -> None:
 # --------------------------------------------------------------------- the real MariaDB
 
 
-class Blocking:
-    """A ClientConnection over a blocking socket (with a timeout)."""
-
-    def __init__(self, dsn: Dsn) -> None:
-        self.sock = socket.create_connection((dsn.host, dsn.port), timeout=10.0)
-        self.conn = ClientConnection(
-            user=dsn.user, password=dsn.password, database=dsn.database or None
-        )
-        try:
-            assert isinstance(self.event(), Handshake)
-            self.sock.sendall(self.conn.handshake_response())
-            while not isinstance(ev := self.event(), Ok):
-                assert not isinstance(ev, Err), ev
-                if reply := self.conn.auth_reply():
-                    self.sock.sendall(reply)
-        except BaseException:
-            self.sock.close()
-            raise
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def event(self) -> Event:
-        while isinstance(ev := self.conn.next_event(), NeedData):
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            self.conn.receive_data(data)
-        return ev
-
-    def command(self, cmd: Any) -> list[Event]:
-        """Send a command; return its events up to the end of the response."""
-        self.sock.sendall(self.conn.send(cmd))
-        events = [self.event()]
-        while not (
-            isinstance(events[-1], (Ok, Err, StmtPrepared))
-            or (isinstance(events[-1], ResultsetEnd) and not events[-1].more_results)
-        ):
-            events.append(self.event())
-        return events
-
-
 def rows_of(events: list[Event]) -> list[bytes]:
     return [r for ev in events if isinstance(ev, Rows) for r in ev.rows]
 
 
 @pytest.mark.mariadb
 def test_prepare_and_execute_against_mariadb(mariadb_dsn: Dsn) -> None:
-    db = Blocking(mariadb_dsn)
+    db = BlockingClient(mariadb_dsn)
     try:
         caps = db.conn.capabilities
         (ok,) = db.command(
@@ -767,7 +719,7 @@ def test_values_sent_by_mywire_read_back_by_pymysql(mariadb_dsn: Dsn) -> None:
         password=mariadb_dsn.password,
         database=mariadb_dsn.database,
     )
-    db = Blocking(mariadb_dsn)
+    db = BlockingClient(mariadb_dsn)
     try:
         with admin.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {name}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -23,16 +22,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mywire import MalformedPacket, ProtocolError, TruncatedPacket, UnsupportedFeature, aio
-from mywire.connection import DEFAULT_CLIENT_CAPABILITIES, ClientConnection
+from mywire.connection import DEFAULT_CLIENT_CAPABILITIES
 from mywire.constants import Capability, ColumnFlag, FieldType, MariaDBCapability
 from mywire.events import (
     ColumnDefinition,
-    Err,
-    Event,
     FieldList,
     FieldListResult,
-    Handshake,
-    NeedData,
     Ok,
     Query,
     ResultsetEnd,
@@ -40,7 +35,7 @@ from mywire.events import (
 )
 from mywire.packets import resultset as rs
 
-from helpers import Dsn, check_prefixes, parse_or_error, trace_payloads
+from helpers import BlockingClient, Dsn, check_prefixes, parse_or_error, trace_payloads
 from strategies import column_definition_cases, lenenc_ints, metadata_modes
 
 CLIENT_MYSQL = 0x1
@@ -744,57 +739,12 @@ def test_many_types_against_information_schema_and_pymysql(
     assert info["vl"][1] == 20 and info["tx"][1] == 65535
 
 
-class Blocking:
-    """A ClientConnection over a blocking socket (with a timeout)."""
-
-    def __init__(self, dsn: Dsn, capabilities: int = DEFAULT_CLIENT_CAPABILITIES) -> None:
-        self.sock = socket.create_connection((dsn.host, dsn.port), timeout=10.0)
-        self.conn = ClientConnection(
-            user=dsn.user,
-            password=dsn.password,
-            database=dsn.database or None,
-            capabilities=capabilities,
-        )
-        try:
-            assert isinstance(self.event(), Handshake)
-            self.sock.sendall(self.conn.handshake_response())
-            while not isinstance(ev := self.event(), Ok):
-                assert not isinstance(ev, Err), ev
-                if reply := self.conn.auth_reply():
-                    self.sock.sendall(reply)
-        except BaseException:
-            self.sock.close()
-            raise
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def event(self) -> Event:
-        while isinstance(ev := self.conn.next_event(), NeedData):
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            self.conn.receive_data(data)
-        return ev
-
-    def command(self, cmd: Any) -> list[Event]:
-        """Send a command; return its events up to the last one of the response."""
-        self.sock.sendall(self.conn.send(cmd))
-        events = [self.event()]
-        while not (
-            isinstance(events[-1], (Ok, Err, FieldListResult))
-            or (isinstance(events[-1], ResultsetEnd) and not events[-1].more_results)
-        ):
-            events.append(self.event())
-        return events
-
-
 @pytest.mark.mariadb
 def test_extended_metadata_live(mariadb_dsn: Dsn) -> None:
     caps = (DEFAULT_CLIENT_CAPABILITIES & ~Capability.CLIENT_MYSQL) | (
         MARIADB_CLIENT_EXTENDED_METADATA
     )
-    db = Blocking(mariadb_dsn, caps)
+    db = BlockingClient(mariadb_dsn, capabilities=caps)
     try:
         if not db.conn.capabilities & MARIADB_CLIENT_EXTENDED_METADATA:
             pytest.skip("the server does not offer MARIADB_CLIENT_EXTENDED_METADATA")
@@ -821,7 +771,7 @@ def test_extended_metadata_live(mariadb_dsn: Dsn) -> None:
 
 @pytest.mark.mariadb
 def test_field_list_and_sixteen_bit_collation_live(mariadb_dsn: Dsn) -> None:
-    db = Blocking(mariadb_dsn)
+    db = BlockingClient(mariadb_dsn)
     try:
         db.command(
             Query(
