@@ -46,22 +46,9 @@ class Sha256Client(ClientAuth):
 
     name = NAME
 
-    def __init__(
-        self,
-        password: bytes,
-        *,
-        secure: bool,
-        server_public_key: bytes | None = None,
-        allow_cleartext: bool = False,
-    ) -> None:
-        super().__init__(
-            password,
-            secure=secure,
-            server_public_key=server_public_key,
-            allow_cleartext=allow_cleartext,
-        )
-        self._state: _ClientState = "new"
-        self._nonce = b""
+    # Per-exchange state; instances start from these class defaults.
+    _state: _ClientState = "new"
+    _nonce = b""
 
     def start(self, scramble: bytes) -> bytes:
         self._nonce = take_nonce(scramble, SCRAMBLE_LENGTH)
