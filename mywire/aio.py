@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlparse
 
-from .connection import ClientConnection
+from .connection import LAST_STATEMENT, ClientConnection
 from .constants import CursorType, ServerStatus
 from .errors import AuthError, MywireError, ServerError
 from .events import (
@@ -406,11 +406,32 @@ class Client:
         """
         if params is None:
             return await self._command(self.conn.send(Query(sql=sql)))
+        h = self.conn.handshake
+        if h is not None and h.is_mariadb:
+            return await self._pipelined_query(sql, params)
         stmt = await self.prepare(sql)
         try:
             return await self.execute(stmt, params)
         finally:
             await self.close_statement(stmt)
+
+    async def _pipelined_query(self, sql: str, params: Sequence[object]) -> Response:
+        """MariaDB: prepare and execute (statement id 0xFFFFFFFF) in one round trip."""
+        block = encode_params(list(params)) if params else b""
+        async with self._lock:
+            conn = self.conn
+            execute = StmtExecute(statement_id=LAST_STATEMENT, params=block)
+            self._write(conn.send(StmtPrepare(sql=sql)) + conn.send(execute))
+            t = self._opts["timeout"]
+            async with asyncio.timeout(float(t) if t is not None else None):  # type: ignore[arg-type]
+                events = await self._events(lambda e: conn.state.value == "ready")
+            prepared = [e for e in events if isinstance(e, StmtPrepared)]
+            if prepared:
+                self._write(conn.send(StmtClose(statement_id=prepared[0].statement_id)))
+        errors = [e for e in events if isinstance(e, Err)]
+        if errors:  # the prepare's error, if any, explains the execute's
+            raise ServerError(errors[0].code, errors[0].sqlstate, errors[0].message)
+        return Response([e for e in events if not isinstance(e, StmtPrepared)])
 
     async def prepare(self, sql: str) -> PreparedStatement:
         """COM_STMT_PREPARE."""

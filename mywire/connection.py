@@ -88,6 +88,7 @@ from .packets._text import dec
 
 __all__ = [
     "DEFAULT_CLIENT_CAPABILITIES",
+    "LAST_STATEMENT",
     "DEFAULT_SERVER_CAPABILITIES",
     "ClientConnection",
     "ServerConnection",
@@ -125,6 +126,8 @@ DEFAULT_SERVER_CAPABILITIES = (
 )
 
 UTF8MB4_GENERAL_CI = 45
+#: MariaDB's statement id meaning "the statement prepared last" (COM_STMT_EXECUTE).
+LAST_STATEMENT = 0xFFFFFFFF
 _MAX_PACKET_SIZE = 0xFFFFFF
 _ROW_BATCH = 1024
 
@@ -288,7 +291,9 @@ class _Base:
             self._reader.reset_sequence(seq)
 
     # ----------------------------------------------------------------- output
-    def _send(self, payloads: Iterable[bytes], *, first_seq: int | None = None) -> bytes:
+    def _send(
+        self, payloads: Iterable[bytes], *, first_seq: int | None = None, expect: bool = True
+    ) -> bytes:
         if first_seq is not None:
             self._seq = first_seq
             self._cseq = first_seq
@@ -301,7 +306,8 @@ class _Base:
         data = b"".join(parts)
         if self._compressed:
             data, self._cseq = compress_frames(data, self._cseq)
-        self._expect_seq(self._seq, self._cseq)
+        if expect:
+            self._expect_seq(self._seq, self._cseq)
         return data
 
     def _start_compression(self) -> None:
@@ -388,6 +394,8 @@ class ClientConnection(_Base):
         self._auth: ClientAuth | None = None
         self._auth_reply: bytes | None = None
         self._binary = False
+        self._pipelined: str | None = None  # a command sent before the previous answer
+        self._pipelined_seq = (1, 1)
 
     # -------------------------------------------------------------- handshake
     @property
@@ -466,6 +474,12 @@ class ClientConnection(_Base):
         COM_QUERY with query attributes needs CLIENT_QUERY_ATTRIBUTES negotiated.
         """
         name = type(command).__name__
+        if (
+            isinstance(command, StmtExecute)
+            and command.statement_id == LAST_STATEMENT
+            and self.state is State.PREPARE
+        ):
+            return self._pipeline_execute(command)
         self._check_can_send(f"send:{name}")
         if isinstance(command, ChangeUser):
             raise UnsupportedFeature("use change_user() for COM_CHANGE_USER")
@@ -473,6 +487,30 @@ class ClientConnection(_Base):
         data = self._send([payload], first_seq=0)
         self._binary = isinstance(command, (StmtExecute, StmtFetch))
         self._move(f"send:{name}", received=False)
+        return data
+
+    def _pipeline_execute(self, command: StmtExecute) -> bytes:
+        """MariaDB's statement id 0xFFFFFFFF ("the statement just prepared") lets
+        COM_STMT_EXECUTE follow COM_STMT_PREPARE without waiting for its answer: one
+        round trip instead of two.  The execute's response is read once the prepare's
+        is done (its sequence ids restart after the execute's own packets)."""
+        h = self.handshake
+        if h is None or not h.is_mariadb:
+            raise UnsupportedFeature("statement id 0xFFFFFFFF (pipelined execute) is MariaDB's")
+        if self._pipelined is not None:
+            raise ProtocolError(
+                "one pipelined COM_STMT_EXECUTE is already waiting",
+                offset=0,
+                expected="the prepare's answer first",
+            )
+        payload = pcmd.build_command(command, self.capabilities)
+        # The prepare's answer is still coming: frame the new command from id 0 without
+        # touching what the reader expects.
+        data = self._send([payload], first_seq=0, expect=False)
+        self._pipelined = "send:StmtExecute"
+        # Its answer continues after its own last packet (a payload of 16 MiB or more
+        # takes several ids).
+        self._pipelined_seq = (self._seq, self._cseq)
         return data
 
     def query(self, sql: str) -> bytes:
@@ -553,7 +591,13 @@ class ClientConnection(_Base):
         self._move(name, received=True)
         if isinstance(ev, (Ok, Eof, ResultsetEnd)):
             self.server_status = ev.status_flags
-        if self.state is State.READY:
+        if self.state is State.READY and self._pipelined is not None:
+            # The prepare is answered; the pipelined execute's answer follows (ids from 1).
+            self._move(self._pipelined, received=False)
+            self._pipelined = None
+            self._binary = True
+            self._expect_seq(*self._pipelined_seq)
+        elif self.state is State.READY:
             self._expect_seq(None, None)  # idle: accept the id-0 ERR of an idle timeout
         return ev
 

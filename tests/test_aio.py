@@ -13,6 +13,8 @@ import pytest
 
 from mywire import aio
 from mywire.errors import AuthError, ServerError
+from mywire.events import StmtClose
+from mywire.packets.prepared import encode_params
 
 from helpers import Dsn
 
@@ -472,3 +474,33 @@ def test_local_infile_answered_through_the_sans_io_client(mariadb_dsn: Dsn) -> N
         assert rows == [b"\x011\x01a", b"\x012\x01b", b"\x013\x01c"]
     finally:
         sock.close()
+
+
+def test_pipelined_prepare_and_execute_on_mariadb(mariadb_dsn: Dsn) -> None:
+    # On MariaDB, query(sql, params) sends COM_STMT_PREPARE and COM_STMT_EXECUTE with
+    # statement id 0xFFFFFFFF in one write: one round trip.  A prepare error is the one
+    # reported (not the execute's "unknown statement" that follows it).
+    from mywire.connection import LAST_STATEMENT
+    from mywire.events import StmtExecute, StmtPrepare, StmtPrepared
+
+    async def go() -> tuple[list[str], list[tuple[object, ...]], int]:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            conn = client.conn
+            raw = conn.send(StmtPrepare(sql="SELECT ? + 1, ?")) + conn.send(
+                StmtExecute(statement_id=LAST_STATEMENT, params=encode_params([41, "x"]))
+            )
+            client._write(raw)
+            events = await client._events(lambda e: conn.state.value == "ready")
+            names = [type(e).__name__ for e in events]
+            (prepared,) = [e for e in events if isinstance(e, StmtPrepared)]
+            client._write(conn.send(StmtClose(statement_id=prepared.statement_id)))
+            rows = (await client.query("SELECT ?, ?", [1, None])).rows()
+            with pytest.raises(ServerError) as info:
+                await client.query("SELEC ?", [1])
+            await client.ping()
+            return names, rows, info.value.code
+
+    names, rows, code = run(go())
+    assert names == ["StmtPrepared", "ResultsetStart", "Rows", "ResultsetEnd"]
+    assert rows == [(1, None)]
+    assert code == 1064  # ER_PARSE_ERROR from the prepare

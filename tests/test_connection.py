@@ -62,6 +62,7 @@ from mywire.events import (
     SSLRequest,
     Statistics,
     StatisticsResult,
+    StmtExecute,
     StmtFetch,
     StmtPrepare,
     StmtPrepared,
@@ -1078,3 +1079,15 @@ def test_real_mariadb_session_state_and_multiple_results(mariadb_dsn: Dsn) -> No
         assert isinstance(ok2, Ok) and not ok2.status_flags & SERVER_MORE_RESULTS_EXISTS
     finally:
         db.close()
+
+
+def test_pipelined_execute_needs_mariadb_and_a_pending_prepare() -> None:
+    # Statement id 0xFFFFFFFF ("the statement prepared last") is MariaDB's: against the
+    # TestServer-style greeting (a MySQL version string) the client refuses to pipeline.
+    pair = logged_in()
+    pair.to_server(pair.client.send(StmtPrepare(sql="SELECT ?")))
+    with pytest.raises(UnsupportedFeature):
+        pair.client.send(StmtExecute(statement_id=0xFFFFFFFF))
+    # Outside a pending prepare it is an ordinary execute, checked by the state table.
+    with pytest.raises(ProtocolError):
+        pair.client.send(StmtExecute(statement_id=1))
