@@ -39,6 +39,7 @@ from .errors import (
     MywireError,
     PacketsOutOfSync,
     ProtocolError,
+    TruncatedPacket,
     UnsupportedFeature,
 )
 from .events import (
@@ -243,6 +244,14 @@ class _Base:
             # and wait; the next call starts it again from its first payload.
             self._pushback.extendleft(reversed(self._taken))
             self._taken.clear()
+            if self._closed_by_peer and self._reader_at_eof():
+                # ... unless no more can come: a cut-off response is an error, not a wait.
+                self.state = State.ERROR
+                raise TruncatedPacket(
+                    "truncated stream: the connection closed in the middle of a response",
+                    offset=0,
+                    expected="the rest of the response",
+                ) from None
             return NEED_DATA
         except MywireError:
             # Malformed bytes, a forbidden event, or an auth plugin that cannot answer:

@@ -24,6 +24,7 @@ from mywire import (
     MywireError,
     PacketsOutOfSync,
     ProtocolError,
+    TruncatedPacket,
     UnsupportedFeature,
 )
 from mywire.auth import Credential, ServerAuth, Sha2Cache, server_plugin
@@ -1091,3 +1092,18 @@ def test_pipelined_execute_needs_mariadb_and_a_pending_prepare() -> None:
     # Outside a pending prepare it is an ordinary execute, checked by the state table.
     with pytest.raises(ProtocolError):
         pair.client.send(StmtExecute(statement_id=1))
+
+
+def test_connection_closed_inside_the_column_definitions() -> None:
+    # The server goes away after the column count and one of two definitions, at a
+    # packet boundary: the client must say the response was cut off, not wait forever.
+    _, columns, _ = recorded_resultset(TABLE_SQL)
+    pair = logged_in()
+    pair.to_server(pair.client.query("SELECT two columns"))
+    assert pair.to_client(packet(1, b"\x02") + packet(2, columns[0])) == []
+    with pytest.raises(TruncatedPacket) as info:
+        pair.to_client(b"")
+    assert str(info.value) == (
+        "truncated stream: the connection closed in the middle of a response"
+    )
+    assert state(pair.client) is State.ERROR
