@@ -159,6 +159,17 @@ int mw_decode_rows(const mw_column *cols, size_t ncols, int32_t binary,
                    size_t first, size_t nrows, uint8_t *out, size_t outlen,
                    mw_rows_result *res);
 
+/* ------------------------------------------------------------------ floats (mw_dtoa.c)
+ * Shortest round-trip text of n doubles (exactly Python's repr) or n float32s (the
+ * shortest digits that read back as the same float32, closest to the value on a tie, in
+ * repr's layout), written back to back to out; ends[i] is the offset after value i.
+ * 32 bytes per value always suffice.  Returns the bytes written, or -1 when out (or the
+ * uint32 offsets) is too small. */
+int64_t mw_format_doubles(const double *values, size_t n, uint8_t *out, size_t outcap,
+                          uint32_t *ends);
+int64_t mw_format_floats32(const float *values, size_t n, uint8_t *out, size_t outcap,
+                           uint32_t *ends);
+
 /* MW_CDEF_SKIP_BEGIN */
 #endif
 /* MW_CDEF_SKIP_END */

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import _format as F
+from ._cfloat import format_doubles, format_floats32
 from ._crows import decode_rows
 from ._cwire import ffi, lib
 from ._pycore import (
@@ -31,7 +32,15 @@ from ._pycore import (
 )
 from .errors import ProtocolError
 
-__all__ = ["build_packets", "decode_rows", "pack", "scan_packets", "unpack_from"]
+__all__ = [
+    "build_packets",
+    "decode_rows",
+    "format_doubles",
+    "format_floats32",
+    "pack",
+    "scan_packets",
+    "unpack_from",
+]
 
 Value = int | bytes | None
 

@@ -17,10 +17,20 @@ from array import array
 from typing import NamedTuple
 
 from . import _format as F
+from ._pyfloat import format_doubles, format_floats32
 from ._pyrows import decode_rows
 from .errors import PacketsOutOfSync, PacketTooLarge, ProtocolError
 
-__all__ = ["ScanResult", "decode_rows", "encoded_size", "pack", "scan_packets", "unpack_from"]
+__all__ = [
+    "ScanResult",
+    "decode_rows",
+    "encoded_size",
+    "format_doubles",
+    "format_floats32",
+    "pack",
+    "scan_packets",
+    "unpack_from",
+]
 
 Value = int | bytes | None
 

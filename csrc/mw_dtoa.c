@@ -1,0 +1,248 @@
+/* Shortest round-trip formatting of doubles and float32s, laid out like Python's repr.
+ *
+ * Digits: Schubfach (Raffaello Giulietti, "The Schubfach way to render doubles", 2020),
+ * written from the paper.  For a finite positive v = c * 2^q the rounding interval R
+ * (the reals that read back as v; endpoints included iff c is even) is scaled by 10^-k,
+ * k chosen so that R is at least one unit of 10^k wide and less than ten.  Then the only
+ * candidates are s = floor(v * 10^-k), s + 1, and the multiples of ten around s; the
+ * shortest one inside R wins, and between s and s + 1 the one closer to v (ties to
+ * even).  The scaled values are computed as g * cp / 2^127 with g a 126-bit
+ * overestimate of 10^-k (csrc/mw_pow10.h, from tools/gen_pow10.py), rounded to odd,
+ * which the paper shows keeps every comparison with an even integer exact.  float32
+ * values run through the same code (their c and q are smaller).
+ *
+ * Layout (Python's float_repr_style 'short'): scientific when the decimal exponent of the
+ * first digit is < -4 or >= 16 ("1e+16", "1.5e-05"), else fixed with at least one digit
+ * after the point ("1.0", "0.0001"); "nan", "inf", "-inf", "-0.0".
+ */
+#include <string.h>
+
+#include "mywire_api.h"
+#include "mw_pow10.h"
+
+#define MAX_TEXT 32 /* longest text of one value, with room to spare */
+#define MASK63 0x7FFFFFFFFFFFFFFFu
+
+/* (hi, lo) = a * b. */
+static uint64_t mul64(uint64_t a, uint64_t b, uint64_t *hi)
+{
+#if defined(__SIZEOF_INT128__)
+    unsigned __int128 p = (unsigned __int128)a * b;
+    *hi = (uint64_t)(p >> 64);
+    return (uint64_t)p;
+#else
+    uint64_t a0 = a & 0xFFFFFFFFu, a1 = a >> 32, b0 = b & 0xFFFFFFFFu, b1 = b >> 32;
+    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    uint64_t mid = (p00 >> 32) + (p01 & 0xFFFFFFFFu) + (p10 & 0xFFFFFFFFu);
+    *hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+    return (mid << 32) | (p00 & 0xFFFFFFFFu);
+#endif
+}
+
+/* floor(x / 2^MW_LOG_SHIFT) without shifting a negative number. */
+static int floor_shift(int64_t x)
+{
+    if (x >= 0)
+        return (int)(x >> MW_LOG_SHIFT);
+    return -(int)((uint64_t)(-x + ((int64_t)1 << MW_LOG_SHIFT) - 1) >> MW_LOG_SHIFT);
+}
+
+/* floor(g * cp / 2^127), rounded to odd: or-ed with 1 when the dropped bits are not 0. */
+static uint64_t rop(uint64_t g1, uint64_t g0, uint64_t cp)
+{
+    uint64_t x1, y1;
+    (void)mul64(g0, cp, &x1);
+    uint64_t y0 = mul64(g1, cp, &y1);
+    uint64_t z = (y0 >> 1) + x1;
+    uint64_t vbp = y1 + (z >> 63);
+    return vbp | (((z & MASK63) + MASK63) >> 63);
+}
+
+/* The shortest decimal f * 10^e in the rounding interval of c * 2^q (c > 0); irregular
+ * when c is the smallest significand of a binade above the first (the lower neighbour is
+ * half as far). */
+static void to_decimal(int q, uint64_t c, int irregular, uint64_t *f, int *e)
+{
+    uint64_t out = c & 1;
+    uint64_t cb = c << 2;
+    uint64_t cbr = cb + 2;
+    uint64_t cbl;
+    int k;
+    if (!irregular) {
+        cbl = cb - 2;
+        k = floor_shift((int64_t)q * MW_LOG10_2_M);
+    } else {
+        cbl = cb - 1;
+        k = floor_shift((int64_t)q * MW_LOG10_2_M - MW_LOG10_34_C);
+    }
+    int h = q + floor_shift((int64_t)(-k) * MW_LOG2_10_M) + 2;
+    const uint64_t *g = MW_POW10_G[-k - MW_POW10_EMIN];
+    uint64_t vb = rop(g[0], g[1], cb << h);
+    uint64_t vbl = rop(g[0], g[1], cbl << h);
+    uint64_t vbr = rop(g[0], g[1], cbr << h);
+    uint64_t s = vb >> 2;
+    if (s >= 10) {
+        uint64_t sp10 = s / 10 * 10;
+        uint64_t tp10 = sp10 + 10;
+        int upin = vbl + out <= sp10 << 2;
+        int wpin = (tp10 << 2) + out <= vbr;
+        if (upin != wpin) {
+            *f = upin ? sp10 : tp10;
+            *e = k;
+            return;
+        }
+    }
+    uint64_t t = s + 1;
+    int uin = vbl + out <= s << 2;
+    int win = (t << 2) + out <= vbr;
+    *e = k;
+    if (uin != win) {
+        *f = uin ? s : t;
+        return;
+    }
+    uint64_t mid = (s + t) << 1;
+    *f = (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
+}
+
+static size_t put(uint8_t *p, const char *text)
+{
+    size_t n = strlen(text);
+    memcpy(p, text, n);
+    return n;
+}
+
+/* Lay out f * 10^e (f > 0) like repr; returns the bytes written to p. */
+static size_t layout(uint8_t *p, int negative, uint64_t f, int e)
+{
+    uint8_t digits[20];
+    int n = 0;
+    size_t o = 0;
+    while (f % 10 == 0) {
+        f /= 10;
+        e++;
+    }
+    while (f != 0) {
+        digits[19 - n] = (uint8_t)('0' + f % 10);
+        f /= 10;
+        n++;
+    }
+    const uint8_t *d = digits + 20 - n;
+    int decpt = e + n; /* the value is 0.d1d2...dn * 10^decpt */
+    if (negative)
+        p[o++] = '-';
+    if (decpt - 1 < -4 || decpt - 1 >= 16) {
+        int x = decpt - 1;
+        p[o++] = d[0];
+        if (n > 1) {
+            p[o++] = '.';
+            memcpy(p + o, d + 1, (size_t)(n - 1));
+            o += (size_t)(n - 1);
+        }
+        p[o++] = 'e';
+        p[o++] = x < 0 ? '-' : '+';
+        if (x < 0)
+            x = -x;
+        if (x >= 100)
+            p[o++] = (uint8_t)('0' + x / 100);
+        p[o++] = (uint8_t)('0' + x / 10 % 10);
+        p[o++] = (uint8_t)('0' + x % 10);
+    } else if (decpt <= 0) {
+        p[o++] = '0';
+        p[o++] = '.';
+        for (int i = 0; i < -decpt; i++)
+            p[o++] = '0';
+        memcpy(p + o, d, (size_t)n);
+        o += (size_t)n;
+    } else if (decpt < n) {
+        memcpy(p + o, d, (size_t)decpt);
+        o += (size_t)decpt;
+        p[o++] = '.';
+        memcpy(p + o, d + decpt, (size_t)(n - decpt));
+        o += (size_t)(n - decpt);
+    } else {
+        memcpy(p + o, d, (size_t)n);
+        o += (size_t)n;
+        for (int i = n; i < decpt; i++)
+            p[o++] = '0';
+        p[o++] = '.';
+        p[o++] = '0';
+    }
+    return o;
+}
+
+/* Format one IEEE value given its fields: mbits significand bits, the exponent bias and
+ * the all-ones exponent. */
+static size_t format_bits(uint8_t *p, int negative, uint64_t frac, int bexp, int mbits,
+                          int bias, int emax)
+{
+    if (bexp == emax) {
+        if (frac != 0)
+            return put(p, "nan");
+        return put(p, negative ? "-inf" : "inf");
+    }
+    if (bexp == 0 && frac == 0)
+        return put(p, negative ? "-0.0" : "0.0");
+    uint64_t c;
+    int q;
+    int irregular = 0;
+    if (bexp == 0) {
+        c = frac;
+        q = 1 - bias - mbits;
+    } else {
+        c = frac | ((uint64_t)1 << mbits);
+        q = bexp - bias - mbits;
+        irregular = frac == 0 && bexp > 1;
+    }
+    uint64_t f;
+    int e;
+    to_decimal(q, c, irregular, &f, &e);
+    return layout(p, negative, f, e);
+}
+
+static size_t format_double(uint8_t *p, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return format_bits(p, (int)(bits >> 63), bits & 0xFFFFFFFFFFFFFu, (int)(bits >> 52 & 0x7FF),
+                       52, 1023, 0x7FF);
+}
+
+static size_t format_float(uint8_t *p, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return format_bits(p, (int)(bits >> 31), bits & 0x7FFFFFu, (int)(bits >> 23 & 0xFF), 23,
+                       127, 0xFF);
+}
+
+int64_t mw_format_doubles(const double *values, size_t n, uint8_t *out, size_t outcap,
+                          uint32_t *ends)
+{
+    uint8_t text[MAX_TEXT];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = format_double(text, values[i]);
+        if (outcap - o < len || o + len > 0xFFFFFFFFu)
+            return -1;
+        memcpy(out + o, text, len);
+        o += len;
+        ends[i] = (uint32_t)o;
+    }
+    return (int64_t)o;
+}
+
+int64_t mw_format_floats32(const float *values, size_t n, uint8_t *out, size_t outcap,
+                           uint32_t *ends)
+{
+    uint8_t text[MAX_TEXT];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = format_float(text, values[i]);
+        if (outcap - o < len || o + len > 0xFFFFFFFFu)
+            return -1;
+        memcpy(out + o, text, len);
+        o += len;
+        ends[i] = (uint32_t)o;
+    }
+    return (int64_t)o;
+}
