@@ -23,5 +23,5 @@ export PYTHONPATH="$tmp" MYWIRE_REQUIRE_C=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PRO
 "$py" -c "import mywire._ccore as c, sys; sys.exit(not c.__file__.startswith('$tmp'))" \
   || { echo "the sanitized build is not the one imported" >&2; exit 1; }
 tests=(tests/test_differential.py tests/test_codec.py tests/test_framing.py tests/test_compression.py)
-for t in tests/test_rows_differential.py tests/test_rows.py; do [ -f "$t" ] && tests+=("$t"); done
+for t in tests/test_rows_differential.py tests/test_rows.py tests/test_fmtfloat.py; do [ -f "$t" ] && tests+=("$t"); done
 "$py" -m pytest -q -p no:cacheprovider -m "not mariadb" "${tests[@]}" "$@"
