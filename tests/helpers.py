@@ -853,3 +853,29 @@ class BlockingClient:
 
     def query(self, sql: str) -> list[Event]:
         return self.command(Query(sql=sql))
+
+
+def dsn_url(dsn: Dsn, user: str | None = None, password: str | None = None, **query: str) -> str:
+    """A ``mysql://`` URL for ``dsn`` (another account with ``user``/``password``)."""
+    auth = dsn.user if user is None else user
+    secret = (dsn.password if user is None else "") if password is None else password
+    if secret:
+        auth += ":" + secret
+    q = "&".join(f"{k}={v}" for k, v in query.items())
+    return f"mysql://{auth}@{dsn.host}:{dsn.port}/{dsn.database}" + (f"?{q}" if q else "")
+
+
+def pymysql_connect(
+    dsn: Dsn, user: str | None = None, password: str | None = None, **kw: Any
+) -> Any:
+    """PyMySQL connected to ``dsn`` (the reference peer in comparisons)."""
+    import pymysql
+
+    return pymysql.connect(
+        host=dsn.host,
+        port=dsn.port,
+        user=dsn.user if user is None else user,
+        password=(dsn.password if user is None else "") if password is None else password,
+        database=dsn.database,
+        **kw,
+    )

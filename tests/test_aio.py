@@ -16,7 +16,8 @@ from mywire.errors import AuthError, ServerError
 from mywire.events import StmtClose
 from mywire.packets.prepared import encode_params
 
-from helpers import Dsn
+from helpers import Dsn, pymysql_connect
+from helpers import dsn_url as url
 
 T = TypeVar("T")
 
@@ -28,25 +29,6 @@ def run(coro: Awaitable[T]) -> T:
         return await coro
 
     return asyncio.run(wrap())
-
-
-def url(dsn: Dsn, user: str | None = None, password: str = "", **query: str) -> str:
-    auth = user if user is not None else dsn.user
-    if password:
-        auth += ":" + password
-    q = "&".join(f"{k}={v}" for k, v in query.items())
-    return f"mysql://{auth}@{dsn.host}:{dsn.port}/{dsn.database}" + (f"?{q}" if q else "")
-
-
-def pymysql_connect(dsn: Dsn, user: str | None = None, password: str = "", **kw: Any) -> Any:
-    return pymysql.connect(
-        host=dsn.host,
-        port=dsn.port,
-        user=user if user is not None else dsn.user,
-        password=password,
-        database=dsn.database,
-        **kw,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-import pymysql
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,7 +38,7 @@ from mywire.packets import command as pcmd
 from mywire.packets import prepared as pp
 from mywire.packets import resultset as rs
 
-from helpers import BlockingClient, Dsn, check_prefixes, parse_or_error
+from helpers import BlockingClient, Dsn, check_prefixes, parse_or_error, pymysql_connect
 from strategies import TIME_LIMIT, param_values, uints
 
 CLIENT_PROTOCOL_41 = 0x200
@@ -712,13 +711,7 @@ def test_values_sent_by_mywire_read_back_by_pymysql(mariadb_dsn: Dsn) -> None:
         [3, 255, -1, Decimal("1E+2"), 1e-300, "", b"", dt.date(1, 1, 1),
          dt.datetime(1, 1, 1, 0, 0, 0, 1), dt.time(23, 59, 59, 999999), None],
     ]  # fmt: skip
-    admin = pymysql.connect(
-        host=mariadb_dsn.host,
-        port=mariadb_dsn.port,
-        user=mariadb_dsn.user,
-        password=mariadb_dsn.password,
-        database=mariadb_dsn.database,
-    )
+    admin = pymysql_connect(mariadb_dsn)
     db = BlockingClient(mariadb_dsn)
     try:
         with admin.cursor() as cur:

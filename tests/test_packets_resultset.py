@@ -14,9 +14,7 @@ import asyncio
 import secrets
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
-import pymysql
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,7 +33,15 @@ from mywire.events import (
 )
 from mywire.packets import resultset as rs
 
-from helpers import BlockingClient, Dsn, check_prefixes, parse_or_error, trace_payloads
+from helpers import (
+    BlockingClient,
+    Dsn,
+    check_prefixes,
+    parse_or_error,
+    pymysql_connect,
+    trace_payloads,
+)
+from helpers import dsn_url as url
 from strategies import column_definition_cases, lenenc_ints, metadata_modes
 
 CLIENT_MYSQL = 0x1
@@ -621,17 +627,6 @@ MANY_EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "i6": (T.MYSQL_TYPE_STRING, 45, 156, UNSIGNED | BINARY, 0),
     "pt": (T.MYSQL_TYPE_GEOMETRY, 63, 0xFFFFFFFF, BLOB | BINARY, 0),
 }
-
-
-def url(dsn: Dsn) -> str:
-    auth = dsn.user + (":" + dsn.password if dsn.password else "")
-    return f"mysql://{auth}@{dsn.host}:{dsn.port}/{dsn.database}"
-
-
-def pymysql_connect(dsn: Dsn) -> Any:
-    return pymysql.connect(
-        host=dsn.host, port=dsn.port, user=dsn.user, password=dsn.password, database=dsn.database
-    )
 
 
 @pytest.fixture(scope="module")

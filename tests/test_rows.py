@@ -1074,19 +1074,13 @@ def test_real_server_rows_match_pymysql(mariadb_dsn: Any, backend: str) -> None:
     import asyncio
     import secrets
 
-    import pymysql
-
     from mywire import aio
     from mywire.events import ResultsetStart, Rows, StmtExecute, StmtPrepare, StmtPrepared
 
+    from helpers import pymysql_connect
+
     name = f"mywire_rows_{backend}_{secrets.token_hex(4)}"
-    conn = pymysql.connect(
-        host=mariadb_dsn.host,
-        port=mariadb_dsn.port,
-        user=mariadb_dsn.user,
-        password=mariadb_dsn.password,
-        database=mariadb_dsn.database,
-    )
+    conn = pymysql_connect(mariadb_dsn)
     sql = f"SELECT * FROM {name} ORDER BY id"
     try:
         with conn.cursor() as cur:
