@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mywire_api.h"
+#include "mw_dtoa.h"
 #include "mw_pow10.h"
 
 #define MAX_TEXT 32 /* longest text of one value, with room to spare */
@@ -112,7 +113,7 @@ static size_t put(uint8_t *p, const char *text)
 }
 
 /* Lay out f * 10^e (f > 0) like repr; returns the bytes written to p. */
-static size_t layout(uint8_t *p, int negative, uint64_t f, int e)
+size_t mw_dtoa_layout(uint8_t *p, int negative, uint64_t f, int e)
 {
     uint8_t digits[20];
     int n = 0;
@@ -196,10 +197,10 @@ static size_t format_bits(uint8_t *p, int negative, uint64_t frac, int bexp, int
     uint64_t f;
     int e;
     to_decimal(q, c, irregular, &f, &e);
-    return layout(p, negative, f, e);
+    return mw_dtoa_layout(p, negative, f, e);
 }
 
-static size_t format_double(uint8_t *p, double v)
+size_t mw_dtoa_double(uint8_t *p, double v)
 {
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
@@ -207,7 +208,7 @@ static size_t format_double(uint8_t *p, double v)
                        52, 1023, 0x7FF);
 }
 
-static size_t format_float(uint8_t *p, float v)
+size_t mw_dtoa_float(uint8_t *p, float v)
 {
     uint32_t bits;
     memcpy(&bits, &v, sizeof bits);
@@ -221,7 +222,7 @@ int64_t mw_format_doubles(const double *values, size_t n, uint8_t *out, size_t o
     uint8_t text[MAX_TEXT];
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len = format_double(text, values[i]);
+        size_t len = mw_dtoa_double(text, values[i]);
         if (outcap - o < len || o + len > 0xFFFFFFFFu)
             return -1;
         memcpy(out + o, text, len);
@@ -237,7 +238,7 @@ int64_t mw_format_floats32(const float *values, size_t n, uint8_t *out, size_t o
     uint8_t text[MAX_TEXT];
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len = format_float(text, values[i]);
+        size_t len = mw_dtoa_float(text, values[i]);
         if (outcap - o < len || o + len > 0xFFFFFFFFu)
             return -1;
         memcpy(out + o, text, len);

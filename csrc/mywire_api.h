@@ -110,7 +110,9 @@ enum {
     MW_K_DATETIME = 10,
     MW_K_TIME = 11,
     MW_K_BIT = 12,      /* length-encoded, at most 8 bytes, big-endian unsigned */
-    MW_K_NULL = 13      /* the NULL type: no bytes in binary rows */
+    MW_K_NULL = 13,     /* the NULL type: no bytes in binary rows */
+    MW_K_LATIN1 = 14,   /* transcoder only: MySQL latin1 text, converted to UTF-8 */
+    MW_K_JSON = 15      /* transcoder only: a JSON document, checked and embedded */
 };
 
 /* Row statuses (mirrored by the E_* constants of mywire/_rowspec.py); a, b, column,
@@ -125,14 +127,18 @@ enum {
     MW_E_ROW_TEMPORAL = 26,      /* a = invalid DATE/DATETIME/TIME length byte */
     MW_E_ROW_VALUE = 27,         /* value text at offset (a bytes) is invalid for its kind */
     MW_E_ROW_RANGE = 28,         /* integer text at offset (a bytes) out of 64-bit range */
-    MW_E_ROW_SPAN = 29           /* span (offset, a) outside the b-byte input */
+    MW_E_ROW_SPAN = 29,          /* span (offset, a) outside the b-byte input */
+    MW_E_ROW_UTF8 = 30,          /* text at offset (a bytes) is not valid in its charset */
+    MW_E_ROW_JSON = 31,          /* JSON column at offset (a bytes) is not a JSON text */
+    MW_E_ROW_NONFINITE = 32,     /* FLOAT/DOUBLE at offset (a bytes) is inf or nan */
+    MW_ROWS_BUDGET = 33          /* transcoder: the next row would end beyond budget */
 };
 
 typedef struct {
     uint8_t kind;      /* MW_K_* */
     uint8_t width;     /* bytes of an integer column in binary rows (1, 2, 4, 8) */
     uint8_t decimals;  /* fractional-second digits of temporal columns */
-    uint8_t reserved;
+    uint8_t opts;      /* transcoder: MW_OPT_* bits */
 } mw_column;
 
 typedef struct {
@@ -158,6 +164,27 @@ int mw_decode_rows(const mw_column *cols, size_t ncols, int32_t binary,
                    const uint8_t *buf, size_t len, const uint64_t *spans,
                    size_t first, size_t nrows, uint8_t *out, size_t outlen,
                    mw_rows_result *res);
+
+/* ------------------------------------------------------------------ transcoder
+ * (mw_transcode.c) Rows straight to output bytes; mywire/_tcspec.py is the
+ * specification of every value rule, row shape and status. */
+
+enum {
+    MW_OPT_QUOTE = 1,  /* integer column written as a string */
+    MW_OPT_NUMBER = 2  /* DECIMAL column written as a number */
+};
+
+enum { MW_FMT_JSON = 1, MW_FMT_NDJSON = 2, MW_FMT_MSGPACK = 3, MW_FMT_PSDB = 4 };
+
+/* Check the nspans spans, then transcode rows first .. first+count-1 into out (sep: the
+ * first row written gets a ',' separator too, json and psdb).  Returns MW_OK, or
+ * MW_ROWS_FULL (out is full: res.rows rows written, out[0..res.end)), or MW_ROWS_BUDGET
+ * (the next row would end beyond budget bytes), or an error status with res filled
+ * (MW_E_ARGUMENT for a K_TEXT column, which needs Python's codecs). */
+int mw_transcode_rows(const mw_column *cols, size_t ncols, int32_t binary, int32_t format,
+                      int32_t sep, const uint8_t *buf, size_t len, const uint64_t *spans,
+                      size_t nspans, size_t first, size_t count, uint64_t budget, uint8_t *out,
+                      size_t outlen, mw_rows_result *res);
 
 /* ------------------------------------------------------------------ floats (mw_dtoa.c)
  * Shortest round-trip text of n doubles (exactly Python's repr) or n float32s (the

@@ -17,6 +17,7 @@ from typing import Any
 from . import _format as F
 from ._cfloat import format_doubles, format_floats32
 from ._crows import decode_rows
+from ._ctranscode import transcode_rows
 from ._cwire import ffi, lib
 from ._pycore import (
     MAX_PACKET,
@@ -39,6 +40,7 @@ __all__ = [
     "format_floats32",
     "pack",
     "scan_packets",
+    "transcode_rows",
     "unpack_from",
 ]
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from .connection import LAST_STATEMENT, ClientConnection
@@ -58,6 +59,7 @@ from .events import (
 from .framing import DEFAULT_MAX_PAYLOAD
 from .packets.prepared import encode_params
 from .rows import decode_rows
+from .transcode import Transcoder
 
 __all__ = ["Client", "PreparedStatement", "Response", "connect", "parse_dsn"]
 
@@ -66,6 +68,9 @@ SSL_MODES = ("disabled", "preferred", "required", "verify")
 _CR_SERVER_LOST = 2013
 _CR_SSL_CONNECTION_ERROR = 2026
 _READ_SIZE = 1 << 16
+# Streams keep up to this much unread (a larger buffer means fewer, larger row chunks per
+# transcoder call; it bounds memory per connection).
+_STREAM_LIMIT = 1 << 20
 
 
 @dataclass
@@ -295,11 +300,14 @@ class Client:
     async def _open(self) -> None:
         o = self._opts
         if o["unix_socket"] is not None:
-            self._reader, self._writer = await asyncio.open_unix_connection(str(o["unix_socket"]))
+            self._reader, self._writer = await asyncio.open_unix_connection(
+                str(o["unix_socket"]), limit=_STREAM_LIMIT
+            )
         else:
             self._reader, self._writer = await asyncio.open_connection(
                 str(o["host"]),
                 int(o["port"]),  # type: ignore[call-overload]
+                limit=_STREAM_LIMIT,
             )
         try:
             await self._handshake()
@@ -320,7 +328,7 @@ class Client:
             ev = self.conn.next_event()
             if isinstance(ev, NeedData):
                 await self._writer.drain()
-                data = await self._reader.read(_READ_SIZE)
+                data = await self._reader.read(_STREAM_LIMIT)
                 self.conn.receive_data(data)
                 continue
             if isinstance(ev, ConnectionClosed):
@@ -432,6 +440,197 @@ class Client:
         if errors:  # the prepare's error, if any, explains the execute's
             raise ServerError(errors[0].code, errors[0].sqlstate, errors[0].message)
         return Response([e for e in events if not isinstance(e, StmtPrepared)])
+
+    # ------------------------------------------------------------------ transcoding
+    async def stream(
+        self,
+        sql: str,
+        params: Sequence[object] | None = None,
+        *,
+        format: str = "ndjson",
+        multi: bool = False,
+        int64_as_string: bool = False,
+        decimal_as_number: bool = False,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Run ``sql`` and yield its result transcoded (see :mod:`mywire.transcode`) in
+        chunks as the rows arrive, ending with the document's closing bytes.
+
+        ``params`` are bound through the binary protocol (prepare, execute, close; one
+        round trip on MariaDB).  Server errors, lost connections, timeouts and limits
+        end the output with an ``error`` member instead of raising, so the output is
+        always a whole document; after a limit the rest of the response is read and
+        dropped.  Abandoning the iterator in the middle closes the connection (the
+        rest of the response would otherwise stay unread).
+        """
+        t = Transcoder(
+            format,
+            multi=multi,
+            int64_as_string=int64_as_string,
+            decimal_as_number=decimal_as_number,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
+        async for chunk in self._transcoded(sql, params, t):
+            yield chunk
+
+    async def _transcoded(
+        self,
+        sql: str,
+        params: Sequence[object] | None,
+        t: Transcoder,
+        before_finish: Callable[[], None] | None = None,
+    ) -> AsyncIterator[bytes]:
+        conn = self.conn
+        async with self._lock:
+            complete = False
+            try:
+                t_opt = self._opts["timeout"]
+                try:
+                    async with asyncio.timeout(float(t_opt) if t_opt is not None else None):  # type: ignore[arg-type]
+                        prepared = await self._start_statement(sql, params)
+                        async for ev in self._iter_events():
+                            if isinstance(ev, StmtPrepared):  # MariaDB's pipelined prepare
+                                prepared = ev.statement_id
+                                continue
+                            chunk = t.feed(ev)
+                            if chunk:
+                                yield chunk
+                        if prepared is not None:
+                            self._write(conn.send(StmtClose(statement_id=prepared)))
+                except ServerError as exc:  # the prepare failed, or the connection is lost
+                    if exc.code == _CR_SERVER_LOST:
+                        self._abort()
+                    tail = t.fail(exc)
+                    if tail:
+                        yield tail
+                except (MywireError, OSError, TimeoutError) as exc:
+                    self._abort()
+                    tail = t.fail(exc)
+                    if tail:
+                        yield tail
+                complete = True
+            finally:
+                if not complete:
+                    self._abort()
+        if before_finish is not None:
+            before_finish()
+        yield t.finish()
+
+    async def _start_statement(self, sql: str, params: Sequence[object] | None) -> int | None:
+        """Send ``sql``: COM_QUERY, or with ``params`` a prepared statement (pipelined on
+        MariaDB, else prepared first).  Returns the statement id to close afterwards
+        when it is already known."""
+        conn = self.conn
+        if params is None:
+            self._write(conn.send(Query(sql=sql)))
+            return None
+        block = encode_params(list(params)) if params else b""
+        h = conn.handshake
+        if h is not None and h.is_mariadb:
+            execute = StmtExecute(statement_id=LAST_STATEMENT, params=block)
+            self._write(conn.send(StmtPrepare(sql=sql)) + conn.send(execute))
+            return None
+        self._write(conn.send(StmtPrepare(sql=sql)))
+        events = await self._events(lambda e: conn.state.value == "ready")
+        last = events[-1]
+        if isinstance(last, Err):
+            raise ServerError(last.code, last.sqlstate, last.message)
+        assert isinstance(last, StmtPrepared)
+        self._write(conn.send(StmtExecute(statement_id=last.statement_id, params=block)))
+        return last.statement_id
+
+    async def _iter_events(self) -> AsyncIterator[Event]:
+        """Events of the command in flight, read as needed, until the connection is ready."""
+        assert self._reader is not None and self._writer is not None
+        conn = self.conn
+        while True:
+            ev = conn.next_event()
+            if isinstance(ev, NeedData):
+                await self._writer.drain()
+                data = await self._reader.read(_STREAM_LIMIT)
+                conn.receive_data(data)
+                continue
+            if isinstance(ev, ConnectionClosed):
+                raise ServerError(_CR_SERVER_LOST, "HY000", "Lost connection to server")
+            yield ev
+            if conn.state.value == "ready":
+                return
+
+    async def _transcode_all(
+        self,
+        sql: str,
+        params: Sequence[object] | None,
+        fmt: str,
+        multi: bool | None,
+        **options: Any,
+    ) -> bytes:
+        t = Transcoder(fmt, multi=multi is not False, **options)
+
+        def decide() -> None:
+            if multi is None and fmt == "msgpack":
+                t.multi = t.results > 1
+
+        chunks = [chunk async for chunk in self._transcoded(sql, params, t, decide)]
+        if multi is None and fmt == "json" and t.results <= 1:
+            # One result: drop the list's brackets ("[" opens the first chunk, "]"
+            # ends the last) rather than copying the whole document.
+            chunks[0] = chunks[0][1:]
+            chunks[-1] = chunks[-1][:-1]
+        return b"".join(chunks)
+
+    async def query_json(
+        self,
+        sql: str,
+        params: Sequence[object] | None = None,
+        *,
+        multi: bool | None = None,
+        int64_as_string: bool = False,
+        decimal_as_number: bool = False,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """Run ``sql`` and return the whole result as one JSON document (bytes).
+
+        ``multi=None`` gives one result object, or a list when the response holds
+        several (multi-statements, procedures); True always a list; False the first
+        result only.  Errors become the document's ``error`` member (see
+        :meth:`stream`).
+        """
+        return await self._transcode_all(
+            sql,
+            params,
+            "json",
+            multi,
+            int64_as_string=int64_as_string,
+            decimal_as_number=decimal_as_number,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
+
+    async def query_msgpack(
+        self,
+        sql: str,
+        params: Sequence[object] | None = None,
+        *,
+        multi: bool | None = None,
+        int64_as_string: bool = False,
+        decimal_as_number: bool = False,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """:meth:`query_json`, as msgpack."""
+        return await self._transcode_all(
+            sql,
+            params,
+            "msgpack",
+            multi,
+            int64_as_string=int64_as_string,
+            decimal_as_number=decimal_as_number,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
 
     async def prepare(self, sql: str) -> PreparedStatement:
         """COM_STMT_PREPARE."""

@@ -26,7 +26,7 @@ def _code(path: Path) -> str:
 
 def test_there_is_c_to_lint() -> None:
     names = {p.name for p in C_FILES}
-    assert {"mywire_api.h", "mw_reader.h", "mw_codec.c", "mw_frame.c"} <= names
+    assert {"mywire_api.h", "mw_reader.h", "mw_codec.c", "mw_frame.c", "mw_transcode.c"} <= names
 
 
 @pytest.mark.parametrize("path", C_FILES, ids=lambda p: p.name)
@@ -60,6 +60,7 @@ def test_every_api_function_is_defined_once() -> None:
         "mw_decode_rows",
         "mw_format_doubles",
         "mw_format_floats32",
+        "mw_transcode_rows",
     }
     bodies = "\n".join(_code(p) for p in CSRC.glob("*.c"))
     for name in declared:

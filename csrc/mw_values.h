@@ -1,0 +1,373 @@
+/* Value grammars and formatters shared by the row decoder (mw_rows.c) and the
+ * transcoder (mw_transcode.c): text-row checks, exact decimal-to-double parsing, and
+ * MySQL's text form of binary temporals.  Header-only (static inline), no state. */
+#ifndef MW_VALUES_H
+#define MW_VALUES_H
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mywire_api.h"
+#include "mw_reader.h"
+
+#define MW_MAX_FLOAT_TEXT 400 /* _rowspec.MAX_FLOAT_TEXT */
+#define MW_MAX_BIT_BYTES 8
+
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+#define MW_EXACT_DOUBLE_OPS 1
+#else
+#define MW_EXACT_DOUBLE_OPS 0 /* x87 extended precision: always let strtod round */
+#endif
+
+static inline int is_digit(uint8_t ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* ------------------------------------------------------------------ text grammars */
+
+static inline size_t count_digits(const uint8_t *p, size_t n, size_t i)
+{
+    size_t k = i;
+    while (k < n && is_digit(p[k]))
+        k++;
+    return k - i;
+}
+
+static inline int two_digits(const uint8_t *p, size_t i)
+{
+    return is_digit(p[i]) && is_digit(p[i + 1]);
+}
+
+/* Nothing, or '.' and 1..6 digits, from p[i] to the end. */
+static inline int valid_frac(const uint8_t *p, size_t n, size_t i)
+{
+    if (i == n)
+        return 1;
+    if (p[i] != '.')
+        return 0;
+    size_t d = count_digits(p, n, i + 1);
+    return d >= 1 && d <= 6 && i + 1 + d == n;
+}
+
+/* YYYY-MM-DD at the start (n >= 10 checked here). */
+static inline int valid_date_part(const uint8_t *p, size_t n)
+{
+    return n >= 10 && count_digits(p, 4, 0) == 4 && p[4] == '-' && two_digits(p, 5) &&
+           p[7] == '-' && two_digits(p, 8);
+}
+
+/* hh:mm:ss at p[i] (n - i >= 8 checked here). */
+static inline int valid_clock(const uint8_t *p, size_t n, size_t i)
+{
+    return n - i >= 8 && two_digits(p, i) && p[i + 2] == ':' && two_digits(p, i + 3) &&
+           p[i + 5] == ':' && two_digits(p, i + 6);
+}
+
+static inline int valid_text(int kind, const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    switch (kind) {
+    case MW_K_DATE:
+        return n == 10 && valid_date_part(p, n);
+    case MW_K_DATETIME:
+        return valid_date_part(p, n) && n >= 19 && p[10] == ' ' && valid_clock(p, n, 11) &&
+               valid_frac(p, n, 19);
+    case MW_K_TIME: {
+        if (n > 0 && p[0] == '-')
+            i = 1;
+        size_t h = count_digits(p, n, i);
+        if (h < 2)
+            return 0;
+        i += h;
+        /* ":mm:ss" */
+        return n - i >= 6 && p[i] == ':' && two_digits(p, i + 1) && p[i + 3] == ':' &&
+               two_digits(p, i + 4) && valid_frac(p, n, i + 6);
+    }
+    default: { /* MW_K_DECIMAL: -?[0-9]+(.[0-9]+)? */
+        if (n > 0 && p[0] == '-')
+            i = 1;
+        size_t d = count_digits(p, n, i);
+        if (d == 0)
+            return 0;
+        i += d;
+        if (i == n)
+            return 1;
+        if (p[i] != '.')
+            return 0;
+        d = count_digits(p, n, i + 1);
+        return d >= 1 && i + 1 + d == n;
+    }
+    }
+}
+
+/* ------------------------------------------------------------------ numbers */
+
+static const double MW_POW10[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+#if defined(__SIZEOF_INT128__)
+typedef unsigned __int128 mw_u128;
+
+static inline int mw_bitlen128(mw_u128 x)
+{
+    uint64_t hi = (uint64_t)(x >> 64);
+    if (hi)
+        return 128 - __builtin_clzll(hi);
+    uint64_t lo = (uint64_t)x;
+    return lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+/* x (> 0) times 2^scale, rounded to the nearest double (ties to even); sticky says
+ * non-zero bits were already dropped below x (they break ties upwards). */
+static inline double mw_round128(mw_u128 x, int scale, int sticky)
+{
+    int b = mw_bitlen128(x);
+    if (b <= 53)
+        return ldexp((double)(uint64_t)x, scale);
+    int shift = b - 53;
+    uint64_t q = (uint64_t)(x >> shift);
+    mw_u128 rem = x & (((mw_u128)1 << shift) - 1);
+    mw_u128 half = (mw_u128)1 << (shift - 1);
+    if (rem > half || (rem == half && (sticky || (q & 1))))
+        q++;
+    return ldexp((double)q, shift + scale); /* q may be 2^53: still exact */
+}
+
+/* m * 10^e10 correctly rounded, for m < 2^64 and |e10| <= 19 (10^19 < 2^64): the
+ * product is exact in 128 bits; the quotient is taken with at least 64 significant bits
+ * and the remainder as a sticky bit.  (Clinger's fast path covers m <= 2^53 and
+ * |e10| <= 22 before this; the rest goes to strtod.) */
+static inline double mw_exact_scale(uint64_t m, int e10)
+{
+    uint64_t p10 = 1;
+    for (int i = 0; i < (e10 < 0 ? -e10 : e10); i++)
+        p10 *= 10;
+    if (e10 >= 0)
+        return mw_round128((mw_u128)m * p10, 0, 0);
+    int s = 128 - (64 - __builtin_clzll(m)); /* m << s has its top bit at 127 */
+    mw_u128 n = (mw_u128)m << s;
+    mw_u128 q = n / p10;
+    int sticky = n % p10 != 0;
+    return mw_round128(q, -s, sticky);
+}
+#endif
+
+/* The value of -?[0-9]+(.[0-9]+)?([eE][-+]?[0-9]+)? rounded to nearest like Python's
+ * float(): exactly representable mantissa and power of ten in one IEEE operation
+ * (Clinger's fast path, correctly rounded), else the C library's strtod (correctly
+ * rounded on glibc) on a bounded stack copy, with '.' swapped for the locale's decimal
+ * point.  Returns 0 when the text does not match the grammar or is too long. */
+static inline int parse_double(const uint8_t *p, size_t n, double *out)
+{
+    if (n > MW_MAX_FLOAT_TEXT)
+        return 0;
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && p[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    const size_t body = i;
+    uint64_t m = 0;
+    int nd = 0, exact = 1;
+    int64_t e10 = 0;
+    size_t start = i;
+    for (; i < n && is_digit(p[i]); i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (nd < 19) {
+            if (m || d) {
+                m = m * 10 + d;
+                nd++;
+            }
+        } else {
+            e10++;
+            if (d)
+                exact = 0;
+        }
+    }
+    if (i == start)
+        return 0;
+    if (i < n && p[i] == '.') {
+        start = ++i;
+        for (; i < n && is_digit(p[i]); i++) {
+            unsigned d = (unsigned)(p[i] - '0');
+            if (nd < 19) {
+                if (m || d) {
+                    m = m * 10 + d;
+                    nd++;
+                }
+                e10--;
+            } else if (d) {
+                exact = 0;
+            }
+        }
+        if (i == start)
+            return 0;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        int eneg = 0;
+        if (i < n && (p[i] == '+' || p[i] == '-')) {
+            eneg = p[i] == '-';
+            i++;
+        }
+        start = i;
+        int64_t ev = 0;
+        for (; i < n && is_digit(p[i]); i++) {
+            if (ev < 100000) /* beyond this the value is 0 or inf anyway */
+                ev = ev * 10 + (p[i] - '0');
+        }
+        if (i == start)
+            return 0;
+        e10 += eneg ? -ev : ev;
+    }
+    if (i != n)
+        return 0;
+
+    double v;
+    if (m == 0) {
+        v = 0.0;
+    } else if (MW_EXACT_DOUBLE_OPS && exact && m <= (UINT64_C(1) << 53) && e10 >= -22 &&
+               e10 <= 22) {
+        v = (double)m;
+        if (e10 > 0)
+            v *= MW_POW10[e10];
+        else if (e10 < 0)
+            v /= MW_POW10[-e10];
+#if defined(__SIZEOF_INT128__)
+    } else if (exact && e10 >= -19 && e10 <= 19) {
+        v = mw_exact_scale(m, (int)e10);
+#endif
+    } else {
+        char tmp[MW_MAX_FLOAT_TEXT + 16];
+        const struct lconv *lc = localeconv();
+        const char *point = lc && lc->decimal_point && lc->decimal_point[0] ? lc->decimal_point : ".";
+        size_t plen = strlen(point);
+        if (plen > 8) {
+            point = ".";
+            plen = 1;
+        }
+        size_t k = 0;
+        for (size_t j = body; j < n; j++) {
+            if (p[j] == '.') {
+                memcpy(tmp + k, point, plen);
+                k += plen;
+            } else {
+                tmp[k++] = (char)p[j];
+            }
+        }
+        tmp[k] = '\0';
+        v = strtod(tmp, NULL);
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ binary temporals */
+
+/* Decimal digits of v, at least min_digits (zero-padded), written at t; returns count. */
+static inline size_t put_digits(char *t, uint64_t v, int min_digits)
+{
+    char rev[24];
+    int k = 0;
+    do {
+        rev[k++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    while (k < min_digits)
+        rev[k++] = '0';
+    for (int j = 0; j < k; j++)
+        t[j] = rev[k - 1 - j];
+    return (size_t)k;
+}
+
+/* Fractional seconds per the rule in mywire/_rowspec.py (_frac). */
+static inline size_t put_frac(char *t, uint64_t us, unsigned decimals)
+{
+    if (us >= 1000000) {
+        t[0] = '.';
+        return 1 + put_digits(t + 1, us, 1);
+    }
+    if (decimals >= 1 && decimals <= 6) {
+        uint64_t div = 1;
+        for (unsigned k = decimals; k < 6; k++)
+            div *= 10;
+        t[0] = '.';
+        put_digits(t + 1, us, 6);
+        return us % div == 0 ? 1 + decimals : 7;
+    }
+    if (us == 0)
+        return 0;
+    t[0] = '.';
+    return 1 + put_digits(t + 1, us, 6);
+}
+
+/* MySQL's text form of a binary DATE/DATETIME/TIME value p[0..length) (length already
+ * checked to be one the kind allows) into t (64 bytes); returns its length. */
+static inline size_t mw_format_temporal(char *t, const uint8_t *p, uint8_t length, int kind,
+                                        unsigned decimals)
+{
+    size_t k = 0;
+    if (kind == MW_K_TIME) {
+        uint64_t hours = 0, minute = 0, second = 0, us = 0;
+        if (length >= 8) {
+            if (p[0])
+                t[k++] = '-';
+            hours = mw_le(p + 1, 4) * 24 + p[5];
+            minute = p[6];
+            second = p[7];
+        }
+        if (length == 12)
+            us = mw_le(p + 8, 4);
+        k += put_digits(t + k, hours, 2);
+        t[k++] = ':';
+        k += put_digits(t + k, minute, 2);
+        t[k++] = ':';
+        k += put_digits(t + k, second, 2);
+        k += put_frac(t + k, us, decimals);
+        return k;
+    }
+    uint64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, us = 0;
+    if (length >= 4) {
+        year = mw_le(p, 2);
+        month = p[2];
+        day = p[3];
+    }
+    if (length >= 7) {
+        hour = p[4];
+        minute = p[5];
+        second = p[6];
+    }
+    if (length == 11)
+        us = mw_le(p + 7, 4);
+    k += put_digits(t + k, year, 4);
+    t[k++] = '-';
+    k += put_digits(t + k, month, 2);
+    t[k++] = '-';
+    k += put_digits(t + k, day, 2);
+    if (kind == MW_K_DATETIME) {
+        t[k++] = ' ';
+        k += put_digits(t + k, hour, 2);
+        t[k++] = ':';
+        k += put_digits(t + k, minute, 2);
+        t[k++] = ':';
+        k += put_digits(t + k, second, 2);
+        k += put_frac(t + k, us, decimals);
+    }
+    return k;
+}
+
+/* A binary temporal's length byte is one its kind allows. */
+static inline int mw_temporal_length_ok(int kind, uint8_t length)
+{
+    return kind == MW_K_TIME ? (length == 0 || length == 8 || length == 12)
+                             : (length == 0 || length == 4 || length == 7 || length == 11);
+}
+
+#endif
