@@ -192,7 +192,7 @@ def tspec_for(
     for column, kind in zip(columns, spec.kinds, strict=True):
         codec: str | None = None
         if column.type == FieldType.MYSQL_TYPE_JSON or (
-            kind == R.K_UTF8 and column.extended_type == "json"
+            kind == R.K_UTF8 and is_mariadb_json(column)
         ):
             kind = K_JSON
         elif kind == R.K_TEXT:
@@ -332,7 +332,7 @@ def vitess_type(column: ColumnDefinition, *, mariadb_json: bool = True) -> str:
     if t in _VITESS_FIXED:
         return _VITESS_FIXED[t]
     if t in _VITESS_TEXT:
-        if mariadb_json and column.extended_type == "json":
+        if mariadb_json and is_mariadb_json(column):
             return "JSON"
         text, binary = _VITESS_TEXT[t]
         if flags & ColumnFlag.BINARY_FLAG:
@@ -344,6 +344,11 @@ def vitess_type(column: ColumnDefinition, *, mariadb_json: bool = True) -> str:
                 return "SET"
         return text
     return "VARBINARY"
+
+
+def is_mariadb_json(column: ColumnDefinition) -> bool:
+    """A MariaDB text column that its extended metadata marks as JSON (format "json")."""
+    return column.extended_format == "json" or column.extended_type == "json"
 
 
 def is_int_column(column: ColumnDefinition) -> bool:

@@ -33,7 +33,7 @@ from ._pycore import ROWS_DEPRECATE_EOF, ROWS_EOF
 from ._state import CLIENT, SERVER, TRANSITIONS, State
 from .auth import ClientAuth, client_plugin
 from .constants import Capability as C
-from .constants import ServerStatus
+from .constants import MariaDBCapability, ServerStatus
 from .errors import (
     MalformedPacket,
     MywireError,
@@ -96,10 +96,16 @@ __all__ = [
     "State",
 ]
 
-#: What the client asks for unless told otherwise.  CLIENT_MYSQL (bit 0) stays set: we
-#: do not send MariaDB extended capabilities.
+#: MariaDB extended capabilities the client asks for (as 64-bit values): extended
+#: metadata says which text columns hold JSON (and other formats), which the transcoder
+#: embeds as JSON values.  They are sent only to servers that announce extended
+#: capabilities (by clearing CLIENT_MYSQL); everyone else sees CLIENT_MYSQL set.
+CLIENT_MARIADB_EXTENDED = MariaDBCapability.MARIADB_CLIENT_EXTENDED_METADATA.to_u64()
+
+#: What the client asks for unless told otherwise.
 DEFAULT_CLIENT_CAPABILITIES = (
-    C.CLIENT_MYSQL
+    CLIENT_MARIADB_EXTENDED
+    | C.CLIENT_MYSQL
     | C.CLIENT_LONG_FLAG
     | C.CLIENT_PROTOCOL_41
     | C.CLIENT_TRANSACTIONS
@@ -116,7 +122,7 @@ DEFAULT_CLIENT_CAPABILITIES = (
 #: What the server role offers unless told otherwise (no TLS: the adapter adds
 #: CLIENT_SSL when it has a certificate).
 DEFAULT_SERVER_CAPABILITIES = (
-    DEFAULT_CLIENT_CAPABILITIES
+    (DEFAULT_CLIENT_CAPABILITIES & ~CLIENT_MARIADB_EXTENDED)
     | C.CLIENT_CONNECT_WITH_DB
     | C.CLIENT_FOUND_ROWS
     | C.CLIENT_MULTI_STATEMENTS
@@ -632,10 +638,12 @@ class ClientConnection(_Base):
             raise UnsupportedFeature("the server does not speak the 4.1 protocol")
         self.handshake = h
         self.server_capabilities = h.capabilities
-        # CLIENT_MYSQL is ours to set: the server clears it to announce extended caps.
-        self.capabilities = (self.client_capabilities & h.capabilities) | (
-            self.client_capabilities & C.CLIENT_MYSQL
-        )
+        # CLIENT_MYSQL is ours to set: the server clears it to announce extended caps,
+        # and we clear it to send ours (when we share any with the server).
+        shared = self.client_capabilities & h.capabilities
+        if h.capabilities & C.CLIENT_MYSQL or not shared >> 32:
+            shared = (shared & 0xFFFFFFFF) | (self.client_capabilities & C.CLIENT_MYSQL)
+        self.capabilities = shared
         if self.wants_tls and not h.capabilities & C.CLIENT_SSL:
             self.capabilities &= ~C.CLIENT_SSL
         self.server_status = h.status_flags

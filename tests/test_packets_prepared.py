@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mywire import MalformedPacket, ProtocolError, TruncatedPacket
+from mywire.connection import CLIENT_MARIADB_EXTENDED
 from mywire.constants import FieldType
 from mywire.events import (
     ColumnDefinition,
@@ -632,13 +633,15 @@ def test_prepare_and_execute_against_mariadb(mariadb_dsn: Dsn) -> None:
         assert isinstance(ok, Ok)
         (prep,) = db.command(StmtPrepare(sql="INSERT INTO mw_ps VALUES (?, ?, ?)"))
         assert isinstance(prep, StmtPrepared) and prep.columns == ()
-        # MariaDB describes each placeholder as: def, no names but "?", 0x0c, 3f00
-        # (binary), length 0, type 06 (MYSQL_TYPE_NULL: unknown until bound), flags
-        # 8000 (BINARY), decimals 0.
+        # MariaDB describes each placeholder as: def, no names but "?", an empty
+        # extended-metadata block (negotiated by default), 0x0c, 3f00 (binary), length
+        # 0, type 06 (MYSQL_TYPE_NULL: unknown until bound), flags 8000 (BINARY),
+        # decimals 0.
+        assert caps & CLIENT_MARIADB_EXTENDED
         params = list(prep.params)
         assert params == [ColumnDefinition(name="?", character_set=63, type=NULL, flags=BINARY)] * 3
         assert rs.build_column_definition(prep.params[0], caps) == bytes.fromhex(
-            "03646566000000013f000c3f0000000000068000000000"
+            "03646566000000013f00000c3f0000000000068000000000"
         )
         (inserted,) = db.command(
             StmtExecute(statement_id=prep.statement_id, params=pp.encode_params([42, "x", None]))
