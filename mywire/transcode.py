@@ -19,8 +19,8 @@ Documents (``json``; ``msgpack`` is the same map)::
 with ``multi=True`` a list of such results (one per resultset or OK).  A field ``F`` is
 ``{"name","org_name","table","org_table","database","type","length","flags","charset",
 "decimals","extended_type","extended_format"}``; ``type`` is MySQL's type name without
-``MYSQL_TYPE_`` (``LONGLONG``, ``VAR_STRING``, ``NEWDECIMAL``...).  ``ndjson`` writes per result a header
-line ``{"fields":[...]}``, one line per row, and a trailer line
+``MYSQL_TYPE_`` (``LONGLONG``, ``VAR_STRING``, ``NEWDECIMAL``...).  ``ndjson`` writes
+per result a header line ``{"fields":[...]}``, one line per row, and a trailer line
 ``{"rows_affected":N,"insert_id":N,"warnings":N}``.  ``psdb`` writes the Execute response
 of PlanetScale's HTTP API without ``session`` and ``timing`` (which a gateway passes to
 :meth:`Transcoder.finish` as ``extra``): ``{"result":{"fields":[...],"rows":[...],
