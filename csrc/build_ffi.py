@@ -22,7 +22,7 @@ def cdef_text() -> str:
     return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
 
-extra_compile_args = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Wno-sign-conversion"]
+extra_compile_args = ["-std=c99", "-O3", "-Wall", "-Wextra", "-Wconversion", "-Wno-sign-conversion"]
 if os.environ.get("MYWIRE_SANITIZE"):
     # ASan/UBSan build for fuzzing runs (needs LD_PRELOAD of the runtime when loaded).
     extra_compile_args += ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer"]

@@ -361,6 +361,26 @@ static int text_int(tc_t *c, int kind, const uint8_t *p, size_t n, int32_t col, 
     return MW_OK;
 }
 
+/* Text that is already a canonical integer (-?[1-9][0-9]* or 0) of at most 18 digits,
+ * so within every 64-bit range (except negatives for UNSIGNED, which take the checked
+ * path): the common case, written as it is. */
+static inline int canonical_small_int(int kind, const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    if (n && p[0] == '-') {
+        if (kind == MW_K_UINT)
+            return 0;
+        i = 1;
+    }
+    size_t digits = n - i;
+    if (digits == 0 || digits > 18 || (p[i] == '0' && (digits > 1 || i)))
+        return 0;
+    for (; i < n; i++)
+        if (!is_digit(p[i]))
+            return 0;
+    return 1;
+}
+
 /* Canonical decimal digits of an integer at t; returns the count. */
 static size_t int_text(char *t, int neg, uint64_t mag)
 {
@@ -683,7 +703,7 @@ static int row_finish(tc_t *c, row_t *r)
 }
 
 /* Read column i's value at r->pos into v. */
-static int read_value(tc_t *c, row_t *r, size_t i, val_t *v)
+static inline int read_value(tc_t *c, row_t *r, size_t i, val_t *v)
 {
     const uint8_t *buf = r->buf;
     size_t end = r->end, at = r->pos;
@@ -792,7 +812,7 @@ static int read_value(tc_t *c, row_t *r, size_t i, val_t *v)
 }
 
 /* Check a V_TEXT value of kind and reduce numbers: ints to (neg, mag) as V_INT. */
-static int check_text(tc_t *c, int kind, val_t *v, int32_t col)
+static inline int check_text(tc_t *c, int kind, val_t *v, int32_t col)
 {
     switch (kind) {
     case MW_K_SINT:
@@ -877,6 +897,16 @@ static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         return json_utf8(c, v->p, v->n, col, v->off);
     case MW_K_SINT:
     case MW_K_UINT: {
+        if (canonical_small_int(kind, v->p, v->n)) {
+            /* already the canonical digits, and in range: copy */
+            ROOM(c, v->n + 2);
+            if (opts & MW_OPT_QUOTE)
+                w_byte(c, '"');
+            w_bytes(c, v->p, v->n);
+            if (opts & MW_OPT_QUOTE)
+                w_byte(c, '"');
+            return MW_OK;
+        }
         int st = check_text(c, kind, v, col);
         if (st != MW_OK)
             return st;

@@ -274,17 +274,28 @@ static inline int parse_double(const uint8_t *p, size_t n, double *out)
 /* Decimal digits of v, at least min_digits (zero-padded), written at t; returns count. */
 static inline size_t put_digits(char *t, uint64_t v, int min_digits)
 {
+    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     char rev[24];
-    int k = 0;
-    do {
-        rev[k++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    while (k < min_digits)
-        rev[k++] = '0';
-    for (int j = 0; j < k; j++)
-        t[j] = rev[k - 1 - j];
-    return (size_t)k;
+    int k = 24;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        rev[--k] = PAIRS[2 * r + 1];
+        rev[--k] = PAIRS[2 * r];
+    }
+    if (v >= 10) {
+        rev[--k] = PAIRS[2 * v + 1];
+        rev[--k] = PAIRS[2 * v];
+    } else {
+        rev[--k] = (char)('0' + v);
+    }
+    while (24 - k < min_digits)
+        rev[--k] = '0';
+    memcpy(t, rev + k, (size_t)(24 - k));
+    return (size_t)(24 - k);
 }
 
 /* Fractional seconds per the rule in mywire/_rowspec.py (_frac). */

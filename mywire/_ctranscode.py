@@ -12,6 +12,7 @@ Importing this module fails with ImportError when the extension is not built.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,20 @@ from ._cwire import ffi, lib
 __all__ = ["transcode_rows"]
 
 _ALLOC = ffi.new_allocator(should_clear_after_alloc=False)
+# One output buffer per thread, reused across calls (the output is copied out as bytes):
+# a fresh buffer per call costs a page fault per 4 KiB written.  Kept up to this size.
+_KEEP = 8 << 20
+_local = threading.local()
+
+
+def _buffer(size: int) -> Any:
+    buf = getattr(_local, "buf", None)
+    if buf is not None and len(buf) >= size:
+        return buf
+    buf = _ALLOC("uint8_t[]", size)
+    if size <= _KEEP:
+        _local.buf = buf
+    return buf
 # Output bytes a row may need beyond its wire bytes: separators, brackets, quotes,
 # escapes of short values, formatted numbers and temporals.
 _PER_ROW = 8
@@ -80,7 +95,8 @@ def transcode_rows(
     pieces: list[bytes] = []
     done = 0
     while True:
-        out = _ALLOC("uint8_t[]", size)
+        out = _buffer(size)
+        size = len(out)
         status = lib.mw_transcode_rows(
             cols,
             ncols,
