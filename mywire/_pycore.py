@@ -19,6 +19,7 @@ from typing import NamedTuple
 from . import _format as F
 from ._pyfloat import format_doubles, format_floats32
 from ._pyrows import decode_rows
+from ._pytranscode import transcode_rows
 from .errors import PacketsOutOfSync, PacketTooLarge, ProtocolError
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "format_floats32",
     "pack",
     "scan_packets",
+    "transcode_rows",
     "unpack_from",
 ]
 

@@ -242,7 +242,26 @@ def row_error(
     a: int,
     b: int,
 ) -> Exception:
-    """The exception for a transcoder status (one constructor for both backends)."""
+    """The exception for a transcoder status (one constructor for both backends).
+
+    The exception keeps the status and its numbers as ``row_details`` so that a caller
+    that transcoded a slice of a resultset can restate it with the resultset's row index.
+    """
+    exc = _row_error(tspec, data, status, row, column, offset, a, b)
+    exc.row_details = (status, row, column, offset, a, b)  # type: ignore[attr-defined]
+    return exc
+
+
+def _row_error(
+    tspec: TSpec,
+    data: bytes | bytearray | memoryview,
+    status: int,
+    row: int,
+    column: int,
+    offset: int,
+    a: int,
+    b: int,
+) -> Exception:
     if status not in (E_UTF8, E_JSON, E_NONFINITE):
         return R.row_error(tspec.rows, data, status, row, column, offset, a, b)
     c = tspec.columns[column]

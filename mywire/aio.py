@@ -516,7 +516,9 @@ class Client:
                     self._abort()
         if before_finish is not None:
             before_finish()
-        yield t.finish()
+        tail = t.finish()
+        if tail:
+            yield tail
 
     async def _start_statement(self, sql: str, params: Sequence[object] | None) -> int | None:
         """Send ``sql``: COM_QUERY, or with ``params`` a prepared statement (pipelined on
@@ -570,10 +572,10 @@ class Client:
 
         def decide() -> None:
             if multi is None and fmt == "msgpack":
-                t.multi = t.results > 1
+                t.multi = t.elements > 1
 
         chunks = [chunk async for chunk in self._transcoded(sql, params, t, decide)]
-        if multi is None and fmt == "json" and t.results <= 1:
+        if multi is None and fmt == "json" and t.elements <= 1:
             # One result: drop the list's brackets ("[" opens the first chunk, "]"
             # ends the last) rather than copying the whole document.
             chunks[0] = chunks[0][1:]

@@ -206,6 +206,7 @@ class Transcoder:
         #: The error that ended the output, if any.
         self.error: BaseException | None = None
         self._results = 0  # results begun
+        self._elements = 0  # top-level elements of a multi document (results, lone errors)
         self._tspec: T.TSpec | None = None
         self._binary = False
         self._in_rows = False  # between ResultsetStart and ResultsetEnd
@@ -224,6 +225,12 @@ class Transcoder:
     def results(self) -> int:
         """Results (resultsets and OKs) begun so far."""
         return self._results
+
+    @property
+    def elements(self) -> int:
+        """Elements of the list a ``multi`` document holds so far (results, and an error
+        that came after the last result)."""
+        return self._elements
 
     def feed(self, event: Event) -> bytes:
         """Take one event; return the output it produced (often ``b""``)."""
@@ -281,13 +288,15 @@ class Transcoder:
             return b""
         out: list[bytes] = []
         if self.stopped is None and self._in_rows:
-            self.fail(
-                ProtocolError(
-                    "the response ended inside a resultset",
-                    offset=0,
-                    expected="the end of the resultset",
-                )
+            lost = ProtocolError(
+                "the response ended inside a resultset",
+                offset=0,
+                expected="the end of the resultset",
             )
+            try:
+                self._fail(lost, "error", out)
+            except _Stop:
+                pass
         self._finished = True
         fmt = self._fmt
         if fmt == T.F_MSGPACK:
@@ -345,8 +354,9 @@ class Transcoder:
                 "multi",
                 out,
             )
+        self._elements += 1
         if self._fmt == T.F_JSON and self.multi:
-            out.append(b",{" if self._results > 1 else b"{")
+            out.append(b",{" if self._elements > 1 else b"{")
             self._result_open = True
             self._members = 0
         elif self._fmt == T.F_MSGPACK:
@@ -387,24 +397,28 @@ class Transcoder:
                 count = self.max_rows - self.rows
                 if count == 0:
                     self._fail(MywireError(f"Row count exceeded {self.max_rows}"), "max_rows", out)
+            if self._fmt == T.F_PSDB and not self._rows_open:
+                self._member(out, b'"rows":[')
+                self._rows_open = True
             budget = _UNLIMITED
             if self.max_bytes is not None:
                 pending = sum(map(len, out))
                 budget = max(self.max_bytes - CLOSING_RESERVE - self.size - pending, 0)
-            if self._fmt == T.F_PSDB and not self._rows_open:
-                self._member(out, b'"rows":[')
-                self._rows_open = True
-            data, done = _backend.IMPL.transcode_rows(
-                self._tspec,
-                event.data,
-                spans,
-                first,
-                count,
-                binary=self._binary,
-                fmt=self._fmt,
-                sep=self._result_rows > 0,
-                budget=budget,
-            )
+            try:
+                data, done = _backend.IMPL.transcode_rows(
+                    self._tspec,
+                    event.data,
+                    spans,
+                    first,
+                    count,
+                    binary=self._binary,
+                    fmt=self._fmt,
+                    sep=self._result_rows > 0,
+                    budget=budget,
+                )
+            except MywireError as exc:
+                self._bad_row(exc, event, first, budget, out)
+                raise
             if self._fmt == T.F_MSGPACK:
                 self._mp_rows.append(data)
                 self.size += len(data)
@@ -419,6 +433,40 @@ class Transcoder:
                     "max_bytes",
                     out,
                 )
+
+    def _bad_row(
+        self, exc: MywireError, event: Rows, first: int, budget: int, out: list[bytes]
+    ) -> None:
+        """Write the rows of the chunk before the one that does not decode, and restate
+        the error with the row's index in the resultset (raised by the caller)."""
+        details = getattr(exc, "row_details", None)
+        if details is None or self._tspec is None:
+            return
+        status, row, column, offset, a, b = details
+        if row > first:
+            data, done = _backend.IMPL.transcode_rows(
+                self._tspec,
+                event.data,
+                event.spans,
+                first,
+                row - first,
+                binary=self._binary,
+                fmt=self._fmt,
+                sep=self._result_rows > 0,
+                budget=budget,
+            )
+            if self._fmt == T.F_MSGPACK:
+                self._mp_rows.append(data)
+                self.size += len(data)
+            else:
+                out.append(data)
+            self._result_rows += done
+            self.rows += done
+        # the failing row's index in the resultset: the rows written so far
+        restated = T.row_error(
+            self._tspec, event.data, status, self._result_rows, column, offset, a, b
+        )
+        exc.args = restated.args
 
     def _close_rows(self, out: list[bytes]) -> None:
         """Close the current resultset's rows."""
@@ -454,6 +502,7 @@ class Transcoder:
             result["insert_id"] = insert_id
             result["warnings"] = warnings
             self.size += 48
+            self._result_open = False
 
     def _ok(self, ok: Ok, out: list[bytes]) -> None:
         if self._results >= 1 and not self.multi and self._fmt != T.F_NDJSON:
@@ -482,17 +531,22 @@ class Transcoder:
         if fmt == T.F_NDJSON:
             out.append(b'{"error":' + _dumps(_error_dict(error, kind)) + b"}\n")
         elif fmt == T.F_MSGPACK:
-            if not self._result_open:
+            # A lone error element in a list; without multi the error joins the result.
+            if not self._mp_results or (self.multi and not self._result_open):
                 self._mp_results.append({})
+                self._elements += 1
             self._mp_results[-1]["error"] = _error_dict(error, kind)
             self._result_open = False
         elif fmt == T.F_PSDB:
-            if not self._started:
-                self._begin_document(out)
-            if self._result_open:
-                out.append(b"}")
-                self._result_open = False
-            out.append(b',"error":' + _dumps(_psdb_error(error, kind)))
+            member = b'"error":' + _dumps(_psdb_error(error, kind))
+            if not self._started:  # nothing to report but the error: no "result"
+                self._started = True
+                out.append(b"{" + member)
+            else:
+                if self._result_open:
+                    out.append(b"}")
+                    self._result_open = False
+                out.append(b"," + member)
         else:
             if not self._started:
                 self._begin_document(out)
@@ -501,7 +555,8 @@ class Transcoder:
                 if self._result_open:
                     out.append(b"," + member + b"}" if self._members else member + b"}")
                 else:
-                    out.append(b",{" + member + b"}" if self._results else b"{" + member + b"}")
+                    out.append(b",{" + member + b"}" if self._elements else b"{" + member + b"}")
+                    self._elements += 1
                 self._result_open = False
             else:
                 self._member(out, member)

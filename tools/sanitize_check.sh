@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the C core with AddressSanitizer + UndefinedBehaviorSanitizer in a throw-away copy
-# of the tree and run the parser, framing and C-vs-pure differential tests against it.
+# of the tree and run the parser, framing, row and transcoder tests (C-vs-pure differential
+# included) against it.
 # Any out-of-bounds read, overflow or UB in csrc/ aborts the run.  Used by .ci/run; by
 # hand: tools/sanitize_check.sh [extra pytest args, e.g. -x or a HYPOTHESIS_PROFILE env].
 set -euo pipefail
@@ -23,5 +24,6 @@ export PYTHONPATH="$tmp" MYWIRE_REQUIRE_C=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PRO
 "$py" -c "import mywire._ccore as c, sys; sys.exit(not c.__file__.startswith('$tmp'))" \
   || { echo "the sanitized build is not the one imported" >&2; exit 1; }
 tests=(tests/test_differential.py tests/test_codec.py tests/test_framing.py tests/test_compression.py)
-for t in tests/test_rows_differential.py tests/test_rows.py tests/test_fmtfloat.py; do [ -f "$t" ] && tests+=("$t"); done
+for t in tests/test_rows_differential.py tests/test_rows.py tests/test_fmtfloat.py \
+         tests/test_transcode_differential.py tests/test_transcode_rows.py tests/test_transcode_document.py; do [ -f "$t" ] && tests+=("$t"); done
 "$py" -m pytest -q -p no:cacheprovider -m "not mariadb" "${tests[@]}" "$@"
