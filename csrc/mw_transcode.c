@@ -394,61 +394,68 @@ static size_t int_text(char *t, int neg, uint64_t mag)
  * returns the length, or 0 with *status set. */
 static size_t float_text(const uint8_t *p, size_t n, uint8_t *t, int *status)
 {
-    double v;
-    if (!parse_double(p, n, &v)) { /* also the grammar check */
-        *status = MW_E_ROW_VALUE;
-        return 0;
-    }
+    /* One pass checks -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)? and gathers the significant
+     * digits; the value itself is computed only when the digits cannot be kept. */
     size_t i = 0;
     int neg = 0;
-    if (p[0] == '-') {
+    *status = MW_E_ROW_VALUE;
+    if (n > MW_MAX_FLOAT_TEXT)
+        return 0;
+    if (i < n && p[0] == '-') {
         neg = 1;
         i = 1;
     }
-    /* Significant digits of the mantissa, ignoring the point. */
     size_t nd = 0, zeros = 0, frac = 0;
     uint64_t f = 0;
-    int seen = 0, point = 0, many = 0;
-    for (; i < n && (is_digit(p[i]) || p[i] == '.'); i++) {
-        if (p[i] == '.') {
-            point = 1;
-            continue;
+    int seen = 0, many = 0;
+    for (int part = 0; part < 2; part++) {
+        size_t start = i;
+        for (; i < n && is_digit(p[i]); i++) {
+            if (part)
+                frac++;
+            unsigned d = (unsigned)(p[i] - '0');
+            if (d == 0) {
+                zeros += seen;
+                continue;
+            }
+            seen = 1;
+            /* a non-zero digit: the pending zeros are significant */
+            nd += zeros + 1;
+            if (nd > 15) {
+                many = 1;
+            } else {
+                for (size_t z = 0; z < zeros; z++)
+                    f *= 10;
+                f = f * 10 + d;
+            }
+            zeros = 0;
         }
-        if (point)
-            frac++;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (!seen && d == 0)
-            continue;
-        seen = 1;
-        if (d == 0) {
-            zeros++;
-            continue;
-        }
-        /* a non-zero digit: the pending zeros are significant */
-        nd += zeros + 1;
-        if (nd > 15) {
-            many = 1;
-        } else {
-            for (size_t z = 0; z < zeros; z++)
-                f *= 10;
-            f = f * 10 + d;
-        }
-        zeros = 0;
+        if (i == start)
+            return 0;
+        if (part || i >= n || p[i] != '.')
+            break;
+        i++;
     }
     int64_t x = 0;
-    if (i < n) { /* exponent: [eE][-+]?[0-9]+ (the grammar was checked) */
+    if (i < n) {
+        if (p[i] != 'e' && p[i] != 'E')
+            return 0;
         i++;
         int eneg = 0;
-        if (p[i] == '+' || p[i] == '-') {
+        if (i < n && (p[i] == '+' || p[i] == '-')) {
             eneg = p[i] == '-';
             i++;
         }
-        for (; i < n; i++)
+        size_t start = i;
+        for (; i < n && is_digit(p[i]); i++)
             if (x < 100000)
                 x = x * 10 + (p[i] - '0');
+        if (i == start || i != n)
+            return 0;
         if (eneg)
             x = -x;
     }
+    *status = MW_OK;
     if (!seen) {
         if (neg) {
             memcpy(t, "-0.0", 4);
@@ -464,6 +471,8 @@ static size_t float_text(const uint8_t *p, size_t n, uint8_t *t, int *status)
         if (first >= -307 && first <= 307)
             return mw_dtoa_layout(t, neg, f, (int)e);
     }
+    double v = 0;
+    (void)parse_double(p, n, &v);
     if (!isfinite(v)) {
         *status = MW_E_ROW_NONFINITE;
         return 0;
