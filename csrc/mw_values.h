@@ -139,22 +139,47 @@ static inline double mw_round128(mw_u128 x, int scale, int sticky)
     return ldexp((double)q, shift + scale); /* q may be 2^53: still exact */
 }
 
-/* m * 10^e10 correctly rounded, for m < 2^64 and |e10| <= 19 (10^19 < 2^64): the
- * product is exact in 128 bits; the quotient is taken with at least 64 significant bits
- * and the remainder as a sticky bit.  (Clinger's fast path covers m <= 2^53 and
- * |e10| <= 22 before this; the rest goes to strtod.) */
+/* 5^k for k <= 19 (10^k = 5^k * 2^k). */
+static const uint64_t MW_POW5[20] = {
+    1u, 5u, 25u, 125u, 625u, 3125u, 15625u, 78125u, 390625u, 1953125u, 9765625u,
+    48828125u, 244140625u, 1220703125u, 6103515625u, 30517578125u, 152587890625u,
+    762939453125u, 3814697265625u, 19073486328125u,
+};
+
+/* (hi:lo) / d for hi < d (the quotient fits in 64 bits), remainder in *r. */
+static inline uint64_t mw_div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *r)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    uint64_t q, rem;
+    __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(lo), "d"(hi), "r"(d));
+    *r = rem;
+    return q;
+#else
+    mw_u128 n = ((mw_u128)hi << 64) | lo;
+    *r = (uint64_t)(n % d);
+    return (uint64_t)(n / d);
+#endif
+}
+
+/* m * 10^e10 correctly rounded, for 0 < m < 2^64 and |e10| <= 19: a product is exact in
+ * 128 bits; a quotient m / 10^k = (m * 2^s / 5^k) * 2^-(s+k) is taken with s chosen so
+ * that it has 63 or 64 bits (one hardware division), the remainder as a sticky bit.
+ * (Clinger's fast path covers m <= 2^53 and |e10| <= 22 before this; the rest goes to
+ * strtod.) */
 static inline double mw_exact_scale(uint64_t m, int e10)
 {
-    uint64_t p10 = 1;
-    for (int i = 0; i < (e10 < 0 ? -e10 : e10); i++)
-        p10 *= 10;
-    if (e10 >= 0)
+    if (e10 >= 0) {
+        uint64_t p10 = MW_POW5[e10] << e10; /* 10^19 < 2^64 */
         return mw_round128((mw_u128)m * p10, 0, 0);
-    int s = 128 - (64 - __builtin_clzll(m)); /* m << s has its top bit at 127 */
+    }
+    int k = -e10;
+    uint64_t d = MW_POW5[k];
+    int bd = 64 - __builtin_clzll(d), bm = 64 - __builtin_clzll(m);
+    int s = 63 + bd - bm;
     mw_u128 n = (mw_u128)m << s;
-    mw_u128 q = n / p10;
-    int sticky = n % p10 != 0;
-    return mw_round128(q, -s, sticky);
+    uint64_t r;
+    uint64_t q = mw_div128((uint64_t)(n >> 64), (uint64_t)n, d, &r);
+    return mw_round128(q, -(s + k), r != 0);
 }
 #endif
 
