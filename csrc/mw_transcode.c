@@ -179,11 +179,28 @@ static int is_hex(uint8_t ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
+/* Eight bytes a JSON string holds as they are: no '"', '\\' or control (bytes of 0x80
+ * and up are fine: the text is valid UTF-8 already). */
+static int string8(const uint8_t *p)
+{
+    const uint64_t lo = UINT64_C(0x0101010101010101), hi = UINT64_C(0x8080808080808080);
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (lo * '"'), b = w ^ (lo * '\\');
+    uint64_t ctl = (w & ~hi) - lo * 0x20; /* high bit set where the low 7 bits < 0x20 */
+    uint64_t special = (ctl & ~w) | ((q - lo) & ~q) | ((b - lo) & ~b);
+    return (special & hi) == 0;
+}
+
 /* A JSON string starting at p[i] == '"'; returns the index after it, or 0. */
 static size_t json_string(const uint8_t *p, size_t n, size_t i)
 {
     i++;
     while (i < n) {
+        while (n - i >= 8 && string8(p + i))
+            i += 8;
+        if (i >= n)
+            break;
         uint8_t ch = p[i];
         if (ch == '"')
             return i + 1;
@@ -361,9 +378,10 @@ static int text_int(tc_t *c, int kind, const uint8_t *p, size_t n, int32_t col, 
     return MW_OK;
 }
 
-/* Text that is already a canonical integer (-?[1-9][0-9]* or 0) of at most 18 digits,
- * so within every 64-bit range (except negatives for UNSIGNED, which take the checked
- * path): the common case, written as it is. */
+/* Text that is already a canonical integer (-?[1-9][0-9]* or 0): 1 when it has at most
+ * 18 digits, so it is within every 64-bit range (negatives for UNSIGNED take the checked
+ * path), 2 when it has 19 or 20 and needs the range check; 0 otherwise.  Canonical text
+ * is written as it is. */
 static inline int canonical_small_int(int kind, const uint8_t *p, size_t n)
 {
     size_t i = 0;
@@ -373,12 +391,12 @@ static inline int canonical_small_int(int kind, const uint8_t *p, size_t n)
         i = 1;
     }
     size_t digits = n - i;
-    if (digits == 0 || digits > 18 || (p[i] == '0' && (digits > 1 || i)))
+    if (digits == 0 || digits > 20 || (p[i] == '0' && (digits > 1 || i)))
         return 0;
     for (; i < n; i++)
         if (!is_digit(p[i]))
             return 0;
-    return 1;
+    return digits <= 18 ? 1 : 2;
 }
 
 /* Canonical decimal digits of an integer at t; returns the count. */
@@ -906,7 +924,15 @@ static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         return json_utf8(c, v->p, v->n, col, v->off);
     case MW_K_SINT:
     case MW_K_UINT: {
-        if (canonical_small_int(kind, v->p, v->n)) {
+        int canonical = canonical_small_int(kind, v->p, v->n);
+        if (canonical == 2) {
+            int neg;
+            uint64_t mag;
+            int st = text_int(c, kind, v->p, v->n, col, v->off, &neg, &mag);
+            if (st != MW_OK)
+                return st;
+        }
+        if (canonical) {
             /* already the canonical digits, and in range: copy */
             ROOM(c, v->n + 2);
             if (opts & MW_OPT_QUOTE)
