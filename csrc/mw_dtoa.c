@@ -115,16 +115,34 @@ static size_t put(uint8_t *p, const char *text)
 /* Lay out f * 10^e (f > 0) like repr; returns the bytes written to p. */
 size_t mw_dtoa_layout(uint8_t *p, int negative, uint64_t f, int e)
 {
+    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     uint8_t digits[20];
     int n = 0;
     size_t o = 0;
-    while (f % 10 == 0) {
+    while (f % 100 == 0) {
+        f /= 100;
+        e += 2;
+    }
+    if (f % 10 == 0) {
         f /= 10;
         e++;
     }
-    while (f != 0) {
-        digits[19 - n] = (uint8_t)('0' + f % 10);
-        f /= 10;
+    while (f >= 100) {
+        unsigned r = (unsigned)(f % 100);
+        f /= 100;
+        digits[19 - n] = (uint8_t)PAIRS[2 * r + 1];
+        digits[18 - n] = (uint8_t)PAIRS[2 * r];
+        n += 2;
+    }
+    if (f >= 10) {
+        digits[19 - n] = (uint8_t)PAIRS[2 * f + 1];
+        digits[18 - n] = (uint8_t)PAIRS[2 * f];
+        n += 2;
+    } else {
+        digits[19 - n] = (uint8_t)('0' + f);
         n++;
     }
     const uint8_t *d = digits + 20 - n;
