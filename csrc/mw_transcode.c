@@ -1008,6 +1008,15 @@ static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         if (st != MW_OK)
             return st;
         ROOM(c, v->n);
+        if (c->fmt == MW_FMT_NDJSON) {
+            /* CR and LF can only be whitespace between tokens (inside strings they are
+             * escaped): spaces keep one row per line */
+            for (size_t i = 0; i < v->n; i++) {
+                uint8_t ch = v->p[i];
+                c->out[c->o++] = ch == '\n' || ch == '\r' ? ' ' : ch;
+            }
+            return MW_OK;
+        }
         w_bytes(c, v->p, v->n);
         return MW_OK;
     }
@@ -1092,7 +1101,8 @@ static int mp_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
             return st;
         if (opts & MW_OPT_NUMBER) {
             double d = 0;
-            (void)parse_double(v->p, v->n, &d);
+            if (!parse_double(v->p, v->n, &d) || !isfinite(d)) /* longer than any DECIMAL */
+                return fail(c, MW_E_ROW_NONFINITE, col, v->off, v->n, 0);
             c->o += mw_mp_double(c->out + c->o, d);
             return MW_OK;
         }

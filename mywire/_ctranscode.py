@@ -38,6 +38,8 @@ def _buffer(size: int) -> Any:
     if size <= _KEEP:
         _local.buf = buf
     return buf
+
+
 # Output bytes a row may need beyond its wire bytes: separators, brackets, quotes,
 # escapes of short values, formatted numbers and temporals.
 _PER_ROW = 8

@@ -89,7 +89,14 @@ def _text_value(kind: int, buf: bytes, start: int, n: int, column: int) -> objec
     if kind == R.K_SINT or kind == R.K_UINT:
         if _INT.fullmatch(v) is None:
             raise _RowError(R.E_VALUE, column, start, n, 0)
-        value = int(v)
+        # Leading zeros are allowed in any number (ZEROFILL); int() refuses texts of over
+        # 4300 digits, so drop them first.  Anything still longer than 20 digits is out
+        # of range anyway.
+        negative = v[:1] == b"-"
+        digits = v[negative:].lstrip(b"0")
+        if len(digits) > 20:
+            raise _RowError(R.E_RANGE, column, start, n, 0)
+        value = -int(digits or b"0") if negative else int(digits or b"0")
         lo, hi = _U64 if kind == R.K_UINT else _S64
         if not lo <= value <= hi:
             raise _RowError(R.E_RANGE, column, start, n, 0)

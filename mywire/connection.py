@@ -645,7 +645,9 @@ class ClientConnection(_Base):
             shared = (shared & 0xFFFFFFFF) | (self.client_capabilities & C.CLIENT_MYSQL)
         self.capabilities = shared
         if self.wants_tls and not h.capabilities & C.CLIENT_SSL:
-            self.capabilities &= ~C.CLIENT_SSL
+            # int(): an IntFlag's complement is 32 bits wide and would drop the MariaDB
+            # extended capabilities above them.
+            self.capabilities &= ~int(C.CLIENT_SSL)
         self.server_status = h.status_flags
         return self._received(h)
 

@@ -15,6 +15,8 @@ import json
 import math
 import re
 import struct
+import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +24,6 @@ import msgpack  # type: ignore[import-untyped]  # no stubs, no py.typed
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from test_rows import ERROR_CASES
 
 import mywire._backend
 from mywire import _tcspec as T
@@ -47,6 +48,7 @@ from rowbuild import (
     lenenc,
     text_row,
 )
+from test_rows import ERROR_CASES
 
 ZEROFILL = 0x40
 U64 = (1 << 64) - 1
@@ -528,6 +530,70 @@ def test_many_rows(fmt: str) -> None:
     )
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_many_binary_rows(fmt: str) -> None:
+    # Binary rows in bulk: NULLs in every column somewhere, temporals of every length in
+    # one column, a NULL-type column, a long string in one row.
+    cols = [
+        column(8, name="i"),
+        column(12, name="dt", decimals=3),
+        column(11, name="t"),
+        column(10, name="d"),
+        column(6, name="z"),
+        column(5, name="x"),
+        column(253, UTF8MB4, name="s"),
+        column(2, name="h", flags=UNSIGNED),
+    ]
+    datetimes = [
+        (b_date(length=0), "0000-00-00 00:00:00.000"),
+        (b_date(2024, 1, 2), "2024-01-02 00:00:00.000"),
+        (b_date(2024, 1, 2, 3, 4, 5), "2024-01-02 03:04:05.000"),
+        (b_date(2024, 1, 2, 3, 4, 5, 120000), "2024-01-02 03:04:05.120"),
+        (b_date(2024, 1, 2, 3, 4, 5, 123456), "2024-01-02 03:04:05.123456"),
+    ]
+    times = [
+        (b_time(length=0), "00:00:00"),
+        (b_time(True, 1, 2, 3, 4), "-26:03:04"),
+        (b_time(False, 0, 1, 2, 3, 4), "01:02:03.000004"),
+    ]
+    dates = [(b_date(length=0), "0000-00-00"), (b_date(2024, 2, 29), "2024-02-29")]
+    dates.append((b_date(2024, 2, 29, 1, 2, 3, 4, length=11), "2024-02-29"))
+    rows: list[bytes] = []
+    exps: list[list[Exp | None]] = []
+    for k in range(3000):
+        dt, dt_text = datetimes[k % 5]
+        t, t_text = times[k % 3]
+        d, d_text = dates[k % 3]
+        text = "é" * (200 if k == 2999 else k % 4)
+        cells: list[bytes | None] = [
+            b_int(k - 1500, 8),
+            dt,
+            t,
+            d,
+            b"",
+            b_double(k / 7),
+            lenenc(text.encode()),
+            b_int(k, 2),
+        ]
+        row_exp: list[Exp | None] = [
+            n(k - 1500, str(k - 1500).encode()),
+            s(dt_text),
+            s(t_text),
+            s(d_text),
+            None,
+            n(k / 7, repr(k / 7).encode()),
+            s(text),
+            n(k, str(k).encode()),
+        ]
+        for c in range(8):
+            if (k + c) % 11 == 0:
+                cells[c] = None
+                row_exp[c] = None
+        rows.append(binary_row(cells))
+        exps.append(row_exp)
+    assert transcode(cols, rows, fmt, binary=True) == (expected(fmt, exps), 3000)
+
+
 def test_bytearray_and_memoryview_input() -> None:
     data, spans = row_spans(mixed_payloads())
     tspec = T.tspec_for(tuple(MIXED))
@@ -676,6 +742,33 @@ def test_invalid_json(doc: str) -> None:
     assert exc.expected == "a JSON document nested at most 512 deep"
 
 
+@pytest.mark.parametrize("backend", ["python"], indirect=True)
+def test_iterative_json_check() -> None:
+    # The pure transcoder's stand-in for json's scanner when the interpreter's recursion
+    # limit is too close (it does not look at depth; the caller did).
+    from mywire._pytranscode import _json_valid_iterative
+
+    for doc in VALID_JSON:
+        assert _json_valid_iterative(doc), doc
+    for doc in INVALID_JSON:
+        too_deep = doc.count("[") + doc.count("{") > 512 and doc[-1] in "]}"
+        assert _json_valid_iterative(doc) is too_deep, doc
+
+
+@pytest.mark.parametrize("backend", ["python"], indirect=True)
+def test_json_check_on_a_deep_stack() -> None:
+    # Called with little recursion left, the scanner's recursion fails (on Pythons that
+    # count C recursion against the limit); the answer must not change.
+    from mywire._pytranscode import _json_valid
+
+    def deep(k: int, doc: str) -> bool:
+        return deep(k - 1, doc) if k else _json_valid(doc)
+
+    room = sys.getrecursionlimit() - 200
+    assert deep(room, "[" * 512 + "]" * 512)
+    assert not deep(room, "[" * 512 + "1,]" + "]" * 511)
+
+
 def test_json_checks_utf8_first() -> None:
     exc = transcode_error([JSON_COLUMN], [text_row([b'["\xff"'])])
     assert str(exc).endswith("is not valid UTF-8 text")
@@ -771,14 +864,38 @@ def test_decoder_errors(
         assert str(exc) == message
 
 
-def test_bad_spans() -> None:
+@pytest.mark.parametrize(
+    ("spans", "message"),
+    [
+        ([0, 9], "span of row 0 (start 0, length 9) lies outside the 8-byte buffer"),
+        ([0, 2, 9, 0], "span of row 1 (start 9, length 0) lies outside the 8-byte buffer"),
+        ([0, 2, -1, 2], "span of row 1 (start -1, length 2) lies outside the 8-byte buffer"),
+        ([0, 2, 2, -2], "span of row 1 (start 2, length -2) lies outside the 8-byte buffer"),
+        ([1 << 64, 0], f"span of row 0 (start {1 << 64}, length 0) lies outside the 8-byte buffer"),
+        ([0, 2, 2, 2, 4, 5], "span of row 2 (start 4, length 5) lies outside the 8-byte buffer"),
+    ],
+)
+def test_bad_spans(spans: list[int], message: str) -> None:
+    # Every span is checked before any row, also those outside first..first+count-1
+    # (row 0 here is malformed too).
     with pytest.raises(ValueError) as info:
         mywire._backend.IMPL.transcode_rows(
-            T.tspec_for((C_INT,)), b"\x011\x01x", [0, 2, 2, 9], 0, 1,
+            T.tspec_for((C_INT,)), b"\x01x\x011\x011\x011", spans, 0, 1,
             binary=False, fmt=T.F_JSON, sep=False, budget=BIG,
         )  # fmt: skip
     assert type(info.value) is ValueError
-    assert str(info.value) == "span of row 1 (start 2, length 9) lies outside the 4-byte buffer"
+    assert str(info.value) == message
+
+
+def test_spans_as_uint64_memoryview() -> None:
+    # What the packet scanner hands out with flat=True.
+    data, spans = row_spans(mixed_payloads())
+    flat = memoryview(array("Q", spans))
+    got = mywire._backend.IMPL.transcode_rows(
+        T.tspec_for(tuple(MIXED)), data, flat, 1, 2,
+        binary=False, fmt=T.F_JSON, sep=False, budget=BIG,
+    )  # fmt: skip
+    assert got == (expected("json", MIXED_EXP[1:]), 2)
 
 
 # ------------------------------------------------------------------------ properties
