@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from .connection import LAST_STATEMENT, ClientConnection
-from .constants import CursorType, ServerStatus
+from .connection import DEFAULT_CLIENT_CAPABILITIES, LAST_STATEMENT, ClientConnection
+from .constants import Capability, CursorType, ServerStatus
 from .errors import AuthError, MywireError, ServerError
 from .events import (
     AuthMoreData,
@@ -45,6 +45,7 @@ from .events import (
     Ping,
     Query,
     Quit,
+    ResetConnection,
     ResultsetEnd,
     ResultsetStart,
     Rows,
@@ -176,7 +177,7 @@ def parse_dsn(dsn: str) -> dict[str, object]:
         kw["database"] = unquote(u.path.lstrip("/"))
     for key, values in parse_qs(u.query).items():
         value = values[-1]
-        if key in ("compress", "multi_statements"):
+        if key in ("compress", "multi_statements", "found_rows"):
             kw[key] = value.lower() in ("1", "true", "yes")
         elif key in ("connect_timeout", "timeout"):
             kw[key] = float(value)
@@ -201,6 +202,7 @@ async def connect(
     ssl_context: _ssl.SSLContext | None = None,
     compress: bool = False,
     multi_statements: bool = False,
+    found_rows: bool = False,
     connect_timeout: float = 10.0,
     timeout: float | None = None,
     server_public_key: bytes | None = None,
@@ -212,7 +214,8 @@ async def connect(
     Keywords override what the DSN says.  ``timeout`` bounds each later command;
     ``connect_timeout`` bounds connecting plus authentication.  ``multi_statements``
     lets one query hold several statements (CLIENT_MULTI_STATEMENTS); it is off by
-    default because it turns SQL injection into arbitrary statements.
+    default because it turns SQL injection into arbitrary statements.  ``found_rows``
+    (CLIENT_FOUND_ROWS) makes UPDATE report the rows it matched, not the rows it changed.
 
     Raises:
         AuthError: the server refused the credentials (its code and message), or a
@@ -254,6 +257,7 @@ _DEFAULTS: dict[str, object] = {
     "ssl_context": None,
     "compress": False,
     "multi_statements": False,
+    "found_rows": False,
     "connect_timeout": 10.0,
     "timeout": None,
     "server_public_key": None,
@@ -277,7 +281,11 @@ class Client:
         unix = opts["unix_socket"] is not None
         password = opts["password"]
         assert isinstance(password, (str, bytes))
+        caps = DEFAULT_CLIENT_CAPABILITIES
+        if opts.get("found_rows"):
+            caps |= Capability.CLIENT_FOUND_ROWS
         self.conn = ClientConnection(
+            capabilities=caps,
             user=str(opts["user"]),
             password=password,
             database=opts["database"] if opts["database"] is None else str(opts["database"]),
@@ -706,6 +714,17 @@ class Client:
 
     async def ping(self) -> None:
         await self._command(self.conn.send(Ping()))
+
+    async def reset_connection(self) -> None:
+        """COM_RESET_CONNECTION: roll back, drop temporary tables, prepared statements,
+        user variables and locks, and restore the session's defaults, keeping the
+        connection and its login (what a pool does before reusing a connection)."""
+        await self._command(self.conn.send(ResetConnection()))
+
+    @property
+    def is_usable(self) -> bool:
+        """The connection is open and between commands."""
+        return self._writer is not None and self.conn.state.value == "ready"
 
     async def init_db(self, schema: str) -> None:
         await self._command(self.conn.send(InitDb(schema=schema)))

@@ -359,6 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="progress bar on stderr (default: for big captures when stderr is a terminal)",
     )
     decode.set_defaults(func=_decode)
+    from .gateway import cli as gateway_cli  # imports neither Starlette nor uvicorn
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP gateway (PlanetScale-compatible API and /v1/query; mywire[gateway])",
+        description=(gateway_cli.__doc__ or "").splitlines()[0],
+    )
+    gateway_cli.add_arguments(serve)
+    serve.set_defaults(func=gateway_cli.run)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -221,7 +221,8 @@ def test_ok_with_large_lenenc_counts() -> None:
     [
         (0, ("autocommit", "OFF"), b"\x0aautocommit\x03OFF", "autocommit", "OFF"),
         (1, ("test",), b"\x04test", "test", None),
-        (2, ("1",), b"\x011", None, "1"),
+        # STATE_CHANGE: the bare "1" (what MariaDB 10.11 sends: 02 01 31), not lenenc.
+        (2, ("1",), b"1", None, "1"),
         # GTIDs: int<1> encoding specification 0, then the set as string<lenenc>.
         (3, ("uuid:1-5",), b"\x00\x08uuid:1-5", None, "uuid:1-5"),
         (4, ("START TRANSACTION;",), b"\x12START TRANSACTION;", None, "START TRANSACTION;"),

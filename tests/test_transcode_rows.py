@@ -725,7 +725,10 @@ INVALID_JSON = [
 def test_valid_json(fmt: str) -> None:
     docs = VALID_JSON
     payloads = [text_row([d.encode()]) for d in docs]
-    exps: list[list[Exp | None]] = [[Exp(Raw(d), d, d.encode())] for d in docs]
+    # NDJSON keeps a row per line: CR and LF, which can only be whitespace between tokens
+    # in a JSON text, become spaces there.
+    line = str.maketrans("\r\n", "  ") if fmt == "ndjson" else {}
+    exps: list[list[Exp | None]] = [[Exp(Raw(d.translate(line)), d, d.encode())] for d in docs]
     assert transcode([JSON_COLUMN], payloads, fmt) == (expected(fmt, exps), len(docs))
 
 

@@ -69,9 +69,12 @@ def session_state(kind: int, *parts: str | bytes) -> SessionState:
     raw = [p if isinstance(p, bytes) else enc(p) for p in parts]
     if kind == SessionTrack.SESSION_TRACK_GTIDS:
         w.int1(0)
-    for p in raw:
-        w.pack("S", p)
-    data = w.getvalue()
+    if kind == SessionTrack.SESSION_TRACK_STATE_CHANGE:
+        data = b"".join(raw)  # the entry is the bare "1", not a length-encoded string
+    else:
+        for p in raw:
+            w.pack("S", p)
+        data = w.getvalue()
     return _decode_state(kind, data, 0, len(data))
 
 
@@ -86,9 +89,12 @@ def _decode_state(kind: int, buf: bytes, start: int, end: int) -> SessionState:
     elif kind == SessionTrack.SESSION_TRACK_GTIDS:
         _, v = r.unpack("BS")
         value = dec(v)
+    elif kind == SessionTrack.SESSION_TRACK_STATE_CHANGE:
+        # MySQL and MariaDB send the entry as the bare character "1" (Session_state_
+        # change_tracker::store writes its length, then '1'), not length-encoded.
+        value = dec(r.rest())
     elif kind in (
         SessionTrack.SESSION_TRACK_SCHEMA,
-        SessionTrack.SESSION_TRACK_STATE_CHANGE,
         SessionTrack.SESSION_TRACK_TRANSACTION_CHARACTERISTICS,
         SessionTrack.SESSION_TRACK_TRANSACTION_STATE,
     ):
