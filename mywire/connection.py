@@ -102,6 +102,9 @@ __all__ = [
 #: capabilities (by clearing CLIENT_MYSQL); everyone else sees CLIENT_MYSQL set.
 CLIENT_MARIADB_EXTENDED = MariaDBCapability.MARIADB_CLIENT_EXTENDED_METADATA.to_u64()
 
+#: Distinct column definitions a client connection keeps parsed.
+_DEFINITION_CACHE = 4096
+
 #: What the client asks for unless told otherwise.
 DEFAULT_CLIENT_CAPABILITIES = (
     CLIENT_MARIADB_EXTENDED
@@ -405,6 +408,7 @@ class ClientConnection(_Base):
         self.server_public_key = server_public_key
         self.allow_cleartext = allow_cleartext
         self.handshake: Handshake | None = None
+        self._definitions_seen: dict[bytes, ColumnDefinition] = {}
         self.server_status = 0
         self._auth: ClientAuth | None = None
         self._auth_reply: bytes | None = None
@@ -780,8 +784,23 @@ class ClientConnection(_Base):
         raw = [self._require_payload().data for _ in range(n)]
         if n and not self.capabilities & C.CLIENT_DEPRECATE_EOF:
             self._expect_eof(self._require_payload().data)
-        caps = self.capabilities
-        return tuple(prs.parse_column_definition(p, caps, field_list=field_list) for p in raw)
+        if field_list:
+            caps = self.capabilities
+            return tuple(prs.parse_column_definition(p, caps, field_list=True) for p in raw)
+        return tuple(map(self._definition, raw))
+
+    def _definition(self, payload: bytes) -> ColumnDefinition:
+        """A column definition, parsed once per distinct payload on this connection: the
+        same query sends the same definitions again, and parsing one costs more than a
+        small result's rows (ColumnDefinition is immutable, so sharing is safe)."""
+        cache = self._definitions_seen
+        found = cache.get(payload)
+        if found is None:
+            found = prs.parse_column_definition(payload, self.capabilities)
+            if len(cache) >= _DEFINITION_CACHE:
+                cache.clear()
+            cache[payload] = found
+        return found
 
     def _require_payload(self) -> Payload:
         payload = self._next_payload()
