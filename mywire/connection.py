@@ -409,6 +409,7 @@ class ClientConnection(_Base):
         self.allow_cleartext = allow_cleartext
         self.handshake: Handshake | None = None
         self._definitions_seen: dict[bytes, ColumnDefinition] = {}
+        self._saved_definitions: tuple[tuple[str, int], list[Payload]] | None = None
         self.server_status = 0
         self._auth: ClientAuth | None = None
         self._auth_reply: bytes | None = None
@@ -766,7 +767,7 @@ class ClientConnection(_Base):
         ok = pprep.parse_prepare_ok(data)
         if ok.metadata_follows is False:
             raise UnsupportedFeature("the server skipped the prepared statement's metadata")
-        params = self._definitions(ok.num_params)
+        params = self._definitions(ok.num_params, key="params")
         columns = self._definitions(ok.num_columns)
         return self._received(
             StmtPrepared(
@@ -777,13 +778,32 @@ class ClientConnection(_Base):
             )
         )
 
-    def _definitions(self, n: int, *, field_list: bool = False) -> tuple[ColumnDefinition, ...]:
-        # The payloads are collected first and parsed once all are here: a response
-        # split across reads is re-collected from the start (see next_event), which
-        # costs a deque operation per payload, not a parse.
-        raw = [self._require_payload().data for _ in range(n)]
-        if n and not self.capabilities & C.CLIENT_DEPRECATE_EOF:
-            self._expect_eof(self._require_payload().data)
+    def _definitions(
+        self, n: int, *, field_list: bool = False, key: str = "columns"
+    ) -> tuple[ColumnDefinition, ...]:
+        # The payloads are collected first and parsed once all are here.  A response
+        # split across reads is retried from its first payload (see next_event), but the
+        # definitions collected so far are kept aside rather than pushed back, so a
+        # server that trickles thousands of them costs linear work, not quadratic.
+        saved = self._saved_definitions
+        got: list[Payload] = []
+        if saved is not None and saved[0] == (key, n):
+            got = saved[1]
+            self._saved_definitions = None
+            # Taken again in this attempt: pushed back with the rest if a later part of
+            # the response (the columns after the parameters) is incomplete.
+            self._taken.extend(got)
+        try:
+            while len(got) < n:
+                got.append(self._require_payload())
+            if n and not self.capabilities & C.CLIENT_DEPRECATE_EOF:
+                self._expect_eof(self._require_payload().data)
+        except _Incomplete:
+            if got:  # the last payloads taken: keep them aside instead
+                del self._taken[len(self._taken) - len(got) :]
+                self._saved_definitions = ((key, n), got)
+            raise
+        raw = [p.data for p in got]
         if field_list:
             caps = self.capabilities
             return tuple(prs.parse_column_definition(p, caps, field_list=True) for p in raw)

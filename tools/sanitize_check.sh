@@ -25,5 +25,6 @@ export PYTHONPATH="$tmp" MYWIRE_REQUIRE_C=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PRO
   || { echo "the sanitized build is not the one imported" >&2; exit 1; }
 tests=(tests/test_differential.py tests/test_codec.py tests/test_framing.py tests/test_compression.py)
 for t in tests/test_rows_differential.py tests/test_rows.py tests/test_fmtfloat.py \
-         tests/test_transcode_differential.py tests/test_transcode_rows.py tests/test_transcode_document.py; do [ -f "$t" ] && tests+=("$t"); done
+         tests/test_transcode_differential.py tests/test_transcode_rows.py tests/test_transcode_document.py \
+         tests/test_hostile_inputs.py tests/test_fuzz_targets.py; do [ -f "$t" ] && tests+=("$t"); done
 "$py" -m pytest -q -p no:cacheprovider -m "not mariadb" "${tests[@]}" "$@"
