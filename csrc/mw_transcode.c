@@ -512,6 +512,30 @@ static void w_bytes(tc_t *c, const void *p, size_t n)
     c->o += n;
 }
 
+/* The escape of ASCII byte ch (a quote, a backslash or a control) as json.dumps writes
+ * it, at o; returns its length (2 or 6). */
+static size_t json_escape(uint8_t *o, uint8_t ch)
+{
+    static const char HEX[] = "0123456789abcdef";
+    o[0] = '\\';
+    switch (ch) {
+    case '"': o[1] = '"'; return 2;
+    case '\\': o[1] = '\\'; return 2;
+    case '\b': o[1] = 'b'; return 2;
+    case '\f': o[1] = 'f'; return 2;
+    case '\n': o[1] = 'n'; return 2;
+    case '\r': o[1] = 'r'; return 2;
+    case '\t': o[1] = 't'; return 2;
+    default:
+        o[1] = 'u';
+        o[2] = '0';
+        o[3] = '0';
+        o[4] = (uint8_t)HEX[ch >> 4];
+        o[5] = (uint8_t)HEX[ch & 15];
+        return 6;
+    }
+}
+
 /* JSON string body of UTF-8 text (checked here); worst case 6n bytes. */
 static int json_utf8(tc_t *c, const uint8_t *p, size_t n, int32_t col, size_t off)
 {
@@ -542,22 +566,7 @@ static int json_utf8(tc_t *c, const uint8_t *p, size_t n, int32_t col, size_t of
             i += k;
             continue;
         }
-        *o++ = '\\';
-        switch (ch) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = (uint8_t)"0123456789abcdef"[ch >> 4];
-            *o++ = (uint8_t)"0123456789abcdef"[ch & 15];
-        }
+        o += json_escape(o, ch);
         i++;
     }
     *o++ = '"';
@@ -606,20 +615,7 @@ static int json_latin1(tc_t *c, const uint8_t *p, size_t n)
         } else if (ch >= 0x80) {
             c->o += latin1_utf8(c->out + c->o, ch);
         } else {
-            w_byte(c, '\\');
-            switch (ch) {
-            case '"': w_byte(c, '"'); break;
-            case '\\': w_byte(c, '\\'); break;
-            case '\b': w_byte(c, 'b'); break;
-            case '\f': w_byte(c, 'f'); break;
-            case '\n': w_byte(c, 'n'); break;
-            case '\r': w_byte(c, 'r'); break;
-            case '\t': w_byte(c, 't'); break;
-            default:
-                w_bytes(c, "u00", 3);
-                w_byte(c, (uint8_t)"0123456789abcdef"[ch >> 4]);
-                w_byte(c, (uint8_t)"0123456789abcdef"[ch & 15]);
-            }
+            c->o += json_escape(c->out + c->o, ch);
         }
     }
     w_byte(c, '"');

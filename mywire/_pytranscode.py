@@ -63,6 +63,7 @@ import msgpack  # type: ignore[import-untyped]  # no stubs, no py.typed
 from . import _rowspec as R
 from . import _tcspec as T
 from ._pyfloat import format_floats32
+from ._pyrows import _lenenc, _RowError, _temporal
 
 __all__ = ["transcode_rows"]
 
@@ -142,14 +143,6 @@ _PSDB_NULL_LENGTH = '"-1"'
 
 class _Fallback(Exception):
     """Internal: the fast path met something it does not handle; redo the chunk exactly."""
-
-
-class _RowError(Exception):
-    """Internal: a status with its details, turned into the public error by the caller."""
-
-    def __init__(self, status: int, column: int, offset: int, a: int, b: int) -> None:
-        super().__init__(status)
-        self.details = (status, column, offset, a, b)
 
 
 # ------------------------------------------------------------------------ JSON documents
@@ -344,28 +337,6 @@ def _check_text(
     # K_BYTES, K_LATIN1, K_NULL: any bytes.
 
 
-def _lenenc(buf: bytes, pos: int, end: int, column: int, binary: bool) -> tuple[int, int]:
-    """(value start, value length) of the length-encoded string at pos, or -1 for NULL."""
-    if pos >= end:
-        raise _RowError(R.E_TRUNCATED, column, pos, 0, 1)
-    first = buf[pos]
-    if first < 0xFB:
-        width, n = 1, first
-    elif first == 0xFB and not binary:
-        return -1, 0
-    elif first == 0xFB or first == 0xFF:
-        raise _RowError(R.E_BAD_PREFIX, column, pos, first, 0)
-    else:
-        width = 3 if first == 0xFC else 4 if first == 0xFD else 9
-        if end - pos < width:
-            raise _RowError(R.E_TRUNCATED, column, pos, end - pos, width)
-        n = int.from_bytes(buf[pos + 1 : pos + width], "little")
-    left = end - pos - width
-    if n > left:
-        raise _RowError(R.E_TRUNCATED_BODY, column, pos, n, left)
-    return pos + width, n
-
-
 def _text_row(spec: _Spec, buf: bytes, pos: int, end: int) -> list[object]:
     values: list[object] = []
     append = values.append
@@ -382,38 +353,6 @@ def _text_row(spec: _Spec, buf: bytes, pos: int, end: int) -> list[object]:
     if pos != end:
         raise _RowError(R.E_TRAILING, R.WHERE_END, pos, end - pos, 0)
     return values
-
-
-def _temporal(
-    kind: int, decimals: int, buf: bytes, pos: int, end: int, column: int
-) -> tuple[str, int]:
-    """(text form, bytes used) of a binary DATE/DATETIME/TIME at pos (as _pyrows)."""
-    if pos >= end:
-        raise _RowError(R.E_TRUNCATED, column, pos, 0, 1)
-    length = buf[pos]
-    allowed = (0, 8, 12) if kind == R.K_TIME else (0, 4, 7, 11)
-    if length not in allowed:
-        raise _RowError(R.E_TEMPORAL, column, pos, length, 0)
-    if end - pos < 1 + length:
-        raise _RowError(R.E_TRUNCATED, column, pos, end - pos, 1 + length)
-    p = pos + 1
-    if kind == R.K_TIME:
-        if length == 0:
-            return R.format_time(False, 0, 0, 0, 0, decimals), 1
-        sign, days, hour, minute, second = _TIME_HEAD.unpack_from(buf, p)
-        us = _U32.unpack_from(buf, p + 8)[0] if length == 12 else 0
-        text = R.format_time(sign != 0, days * 24 + hour, minute, second, us, decimals)
-        return text, 1 + length
-    year = month = day = hour = minute = second = us = 0
-    if length >= 4:
-        year, month, day = _DATE_PARTS.unpack_from(buf, p)
-    if kind == R.K_DATE:
-        return R.format_date(year, month, day), 1 + length
-    if length >= 7:
-        hour, minute, second = _TIME_PARTS.unpack_from(buf, p + 4)
-    if length == 11:
-        us = _U32.unpack_from(buf, p + 7)[0]
-    return R.format_datetime(year, month, day, hour, minute, second, us, decimals), 1 + length
 
 
 def _binary_row(spec: _Spec, buf: bytes, pos: int, end: int) -> list[object]:
@@ -1171,7 +1110,7 @@ def transcode_rows(
         if k < good:
             break
         if error is not None:
-            status, column, offset, a, b = error.details
+            status, column, offset, a, b = error.args_
             raise T.row_error(tspec, buf, status, r + good, column, offset, a, b)
         r += n
     return b"".join(parts), written
