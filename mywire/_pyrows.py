@@ -163,17 +163,22 @@ def _temporal(
     return R.format_datetime(year, month, day, hour, minute, second, us, decimals), 1 + length
 
 
-def _binary_row(spec: R.RowSpec, buf: bytes, pos: int, end: int) -> list[object]:
+def _binary_header(ncols: int, buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """A binary row's 0x00 header and NULL bitmap at pos: (the bitmap with its two
+    reserved bits dropped, the position of the first value)."""
     if pos >= end:
         raise _RowError(R.E_TRUNCATED, R.WHERE_HEADER, pos, 0, 1)
     if buf[pos] != 0:
         raise _RowError(R.E_HEADER, R.WHERE_HEADER, pos, buf[pos], 0)
     pos += 1
-    nbitmap = (len(spec.kinds) + 9) // 8
+    nbitmap = (ncols + 9) // 8
     if end - pos < nbitmap:
         raise _RowError(R.E_TRUNCATED, R.WHERE_BITMAP, pos, end - pos, nbitmap)
-    bitmap = int.from_bytes(buf[pos : pos + nbitmap], "little") >> 2
-    pos += nbitmap
+    return int.from_bytes(buf[pos : pos + nbitmap], "little") >> 2, pos + nbitmap
+
+
+def _binary_row(spec: R.RowSpec, buf: bytes, pos: int, end: int) -> list[object]:
+    bitmap, pos = _binary_header(len(spec.kinds), buf, pos, end)
     values: list[object] = []
     append = values.append
     for i, kind in enumerate(spec.kinds):

@@ -63,7 +63,7 @@ import msgpack  # type: ignore[import-untyped]  # no stubs, no py.typed
 from . import _rowspec as R
 from . import _tcspec as T
 from ._pyfloat import format_floats32
-from ._pyrows import _lenenc, _RowError, _temporal
+from ._pyrows import _binary_header, _lenenc, _RowError, _temporal
 
 __all__ = ["transcode_rows"]
 
@@ -356,16 +356,7 @@ def _text_row(spec: _Spec, buf: bytes, pos: int, end: int) -> list[object]:
 
 
 def _binary_row(spec: _Spec, buf: bytes, pos: int, end: int) -> list[object]:
-    if pos >= end:
-        raise _RowError(R.E_TRUNCATED, R.WHERE_HEADER, pos, 0, 1)
-    if buf[pos] != 0:
-        raise _RowError(R.E_HEADER, R.WHERE_HEADER, pos, buf[pos], 0)
-    pos += 1
-    nbitmap = (len(spec.kinds) + 9) // 8
-    if end - pos < nbitmap:
-        raise _RowError(R.E_TRUNCATED, R.WHERE_BITMAP, pos, end - pos, nbitmap)
-    bitmap = int.from_bytes(buf[pos : pos + nbitmap], "little") >> 2
-    pos += nbitmap
+    bitmap, pos = _binary_header(len(spec.kinds), buf, pos, end)
     values: list[object] = []
     append = values.append
     for i, kind in enumerate(spec.kinds):
