@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._backend import BACKEND as backend
 from .codec import Reader, Writer, pack, unpack, unpack_from
 from .errors import (
+    LimitExceeded,
     MalformedPacket,
     MywireError,
     PacketsOutOfSync,
@@ -31,6 +32,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "DEFAULT_MAX_PAYLOAD",
     "CompressedPacketReader",
+    "LimitExceeded",
     "MalformedPacket",
     "MywireError",
     "PacketReader",

@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from .connection import DEFAULT_CLIENT_CAPABILITIES, LAST_STATEMENT, ClientConnection
+from .connection import (
+    DEFAULT_CLIENT_CAPABILITIES,
+    DEFAULT_MAX_COLUMNS,
+    LAST_STATEMENT,
+    ClientConnection,
+)
 from .constants import Capability, CursorType, ServerStatus
 from .errors import AuthError, MywireError, ServerError
 from .events import (
@@ -208,6 +213,7 @@ async def connect(
     server_public_key: bytes | None = None,
     allow_cleartext: bool = False,
     max_payload: int = DEFAULT_MAX_PAYLOAD,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> Client:
     """Open a connection and authenticate.
 
@@ -263,6 +269,7 @@ _DEFAULTS: dict[str, object] = {
     "server_public_key": None,
     "allow_cleartext": False,
     "max_payload": DEFAULT_MAX_PAYLOAD,
+    "max_columns": DEFAULT_MAX_COLUMNS,
 }
 
 
@@ -296,6 +303,7 @@ class Client:
             server_public_key=opts["server_public_key"],  # type: ignore[arg-type]
             allow_cleartext=bool(opts["allow_cleartext"]),
             max_payload=int(opts["max_payload"]),  # type: ignore[call-overload]
+            max_columns=int(opts["max_columns"]),  # type: ignore[call-overload]
         )
         self.tls = False
 

@@ -35,6 +35,7 @@ from .auth import ClientAuth, client_plugin
 from .constants import Capability as C
 from .constants import MariaDBCapability, ServerStatus
 from .errors import (
+    LimitExceeded,
     MalformedPacket,
     MywireError,
     PacketsOutOfSync,
@@ -89,6 +90,7 @@ from .packets._text import dec
 
 __all__ = [
     "DEFAULT_CLIENT_CAPABILITIES",
+    "DEFAULT_MAX_COLUMNS",
     "LAST_STATEMENT",
     "DEFAULT_SERVER_CAPABILITIES",
     "ClientConnection",
@@ -104,6 +106,12 @@ CLIENT_MARIADB_EXTENDED = MariaDBCapability.MARIADB_CLIENT_EXTENDED_METADATA.to_
 
 #: Distinct column definitions a client connection keeps parsed.
 _DEFINITION_CACHE = 4096
+
+#: The largest column count a client accepts by default.  Servers have no small limit of
+#: their own (MariaDB answers a SELECT of 70,000 columns), so this is far above any real
+#: result and far below the 2^64-1 a length-encoded count can declare: a count in the
+#: millions is refused on the spot instead of waiting for (and holding) its definitions.
+DEFAULT_MAX_COLUMNS = 1 << 20
 
 #: What the client asks for unless told otherwise.
 DEFAULT_CLIENT_CAPABILITIES = (
@@ -366,6 +374,9 @@ class ClientConnection(_Base):
         server_public_key: PEM of the server's RSA key, to skip asking for it.
         allow_cleartext: let mysql_clear_password send the password without TLS.
         max_payload: largest payload accepted from the server (default 1 GiB).
+        max_columns: most columns accepted in one resultset (default 2^20, see
+            DEFAULT_MAX_COLUMNS); a larger column count raises :class:`LimitExceeded`
+            on the count itself, before a definition is waited for.
     """
 
     role = CLIENT
@@ -386,8 +397,10 @@ class ClientConnection(_Base):
         server_public_key: bytes | None = None,
         allow_cleartext: bool = False,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_columns: int = DEFAULT_MAX_COLUMNS,
     ) -> None:
         super().__init__(max_payload=max_payload)
+        self.max_columns = max_columns
         self.user = user
         self.password = password.encode() if isinstance(password, str) else password
         self.database = database
@@ -698,6 +711,13 @@ class ClientConnection(_Base):
         if head == b"\xfb":
             return self._received(LocalInfileRequest(filename=dec(data[1:])))
         count, metadata_follows = prs.parse_column_count(data, self.capabilities)
+        if count > self.max_columns:
+            raise LimitExceeded(
+                f"too many columns: the column count at offset 0 declares {count} columns, "
+                f"more than the maximum of {self.max_columns}",
+                offset=0,
+                expected=f"at most {self.max_columns} columns (max_columns)",
+            )
         if not metadata_follows:
             raise UnsupportedFeature(
                 "the server skipped the column definitions (cached metadata); mywire does "

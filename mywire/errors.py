@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "LimitExceeded",
     "MalformedPacket",
     "MywireError",
     "PacketTooLarge",
@@ -81,8 +82,13 @@ def _rebuild_sync(message: str, offset: int, expected: str, actual: int) -> Pack
     return PacketsOutOfSync(message, offset=offset, expected=expected, actual=actual)
 
 
-class PacketTooLarge(ProtocolError, ValueError):
-    """A declared length exceeds the configured maximum; raised before any allocation."""
+class LimitExceeded(ProtocolError, ValueError):
+    """A declared size or count exceeds a configured maximum (``max_payload``,
+    ``max_columns``); raised on the declaration, before anything is allocated for it."""
+
+
+class PacketTooLarge(LimitExceeded):
+    """A declared length exceeds ``max_payload``; raised before any allocation."""
 
     code = 2020  # CR_NET_PACKET_TOO_LARGE
 

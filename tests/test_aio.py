@@ -12,7 +12,7 @@ import pymysql
 import pytest
 
 from mywire import aio
-from mywire.errors import AuthError, ServerError
+from mywire.errors import AuthError, LimitExceeded, ServerError
 from mywire.events import StmtClose
 from mywire.packets.prepared import encode_params
 
@@ -143,6 +143,32 @@ def test_query_error_keeps_the_connection_usable(mariadb_dsn: Dsn) -> None:
             assert info.value.sqlstate == "42S02"
             r = await client.query("SELECT 7")
             assert r.resultsets[0][1] == [b"\x017"]
+
+    run(go())
+
+
+def test_wide_select_within_and_beyond_max_columns(mariadb_dsn: Dsn) -> None:
+    # MariaDB answers a SELECT list of 70,000 columns: the default limit takes it, a
+    # smaller max_columns refuses it on the column count and the connection is closed.
+    sql = "SELECT " + ",".join(f"{i % 10}" for i in range(70_000))
+
+    async def go() -> None:
+        async with await aio.connect(url(mariadb_dsn)) as client:
+            ((start, rows),) = (await client.query(sql)).resultsets
+            assert len(start.columns) == 70_000
+            assert start.columns[69_999].name == "9"
+            assert rows == [b"".join(b"\x01" + str(i % 10).encode() for i in range(70_000))]
+        client = await aio.connect(url(mariadb_dsn), max_columns=69_999)
+        try:
+            with pytest.raises(LimitExceeded) as info:
+                await client.query(sql)
+            assert str(info.value) == (
+                "too many columns: the column count at offset 0 declares 70000 columns, "
+                "more than the maximum of 69999"
+            )
+            assert not client.is_usable
+        finally:
+            await client.close()
 
     run(go())
 

@@ -5,7 +5,8 @@ Python heap with :mod:`tracemalloc` around the hostile call only: big inputs are
 before tracing starts, so the peak is what mywire allocated.  A declared length is never
 trusted: lengths up to 2**64-1 in length-encoded integers and strings, packet headers
 beyond ``max_payload``, endless 0xFFFFFF-byte continuations, column counts in the
-millions and compressed frames that declare or inflate to more than allowed.
+millions (beyond ``max_columns``) and compressed frames that declare or inflate to
+more than allowed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import mywire._backend
 from mywire import CompressedPacketReader, PacketReader, unpack
 from mywire import _tcspec as T
 from mywire.codec import Reader
-from mywire.connection import ClientConnection, ServerConnection
-from mywire.errors import MalformedPacket, PacketTooLarge, TruncatedPacket
+from mywire.connection import DEFAULT_MAX_COLUMNS, ClientConnection, ServerConnection
+from mywire.errors import LimitExceeded, MalformedPacket, PacketTooLarge, TruncatedPacket
 from mywire.events import NEED_DATA, ColumnDefinition, ResultsetEnd, ResultsetStart, Rows
 from mywire.framing import frame_payload
 from mywire.packets import resultset as prs
@@ -208,10 +209,37 @@ def connected_client() -> tuple[ClientConnection, int]:
     return client, 1
 
 
-@pytest.mark.parametrize("count", [10_000_000, U64_MAX])
-def test_column_count_in_the_millions_allocates_nothing_up_front(count: int) -> None:
+@pytest.mark.parametrize("count", [DEFAULT_MAX_COLUMNS + 1, 10_000_000, U64_MAX])
+def test_column_count_in_the_millions_is_refused_on_the_count(count: int) -> None:
     client, seq = connected_client()
     data, _ = frame_payload(prs.build_column_count(count, client.capabilities), seq)
+    client.receive_data(data)
+    raises_exact(
+        LimitExceeded,
+        f"too many columns: the column count at offset 0 declares {count} columns, "
+        "more than the maximum of 1048576",
+        client.next_event,
+    )
+
+
+def test_max_columns_is_the_callers_choice() -> None:
+    client, seq = connected_client()
+    client.max_columns = 2
+    data, _ = frame_payload(prs.build_column_count(3, client.capabilities), seq)
+    client.receive_data(data)
+    with pytest.raises(LimitExceeded) as info:
+        client.next_event()
+    assert str(info.value) == (
+        "too many columns: the column count at offset 0 declares 3 columns, "
+        "more than the maximum of 2"
+    )
+    assert (info.value.offset, info.value.expected) == (0, "at most 2 columns (max_columns)")
+    assert info.value.code == 2027
+
+
+def test_column_count_at_the_limit_allocates_nothing_up_front() -> None:
+    client, seq = connected_client()
+    data, _ = frame_payload(prs.build_column_count(DEFAULT_MAX_COLUMNS, client.capabilities), seq)
     client.receive_data(data)
     with peak_below(MB):
         assert client.next_event() is NEED_DATA
@@ -223,11 +251,11 @@ def test_column_count_in_the_millions_allocates_nothing_up_front(count: int) -> 
     )
 
 
-def test_column_count_in_the_millions_then_garbage_definitions() -> None:
+def test_column_count_at_the_limit_then_garbage_definitions() -> None:
     # A few "definitions" arrive: they are held as payloads (bounded by what was sent)
     # and parsed only once all are here, so the error comes at the end of the stream.
     client, seq = connected_client()
-    data, seq = frame_payload(prs.build_column_count(10_000_000, client.capabilities), seq)
+    data, seq = frame_payload(prs.build_column_count(DEFAULT_MAX_COLUMNS, client.capabilities), seq)
     for _ in range(100):
         more, seq = frame_payload(b"\x03def", seq)
         data += more
@@ -244,7 +272,7 @@ def test_column_count_in_the_millions_then_garbage_definitions() -> None:
 
 def test_trickled_column_definitions_cost_linear_work() -> None:
     client, seq = connected_client()
-    data, seq = frame_payload(prs.build_column_count(10_000_000, client.capabilities), seq)
+    data, seq = frame_payload(prs.build_column_count(DEFAULT_MAX_COLUMNS, client.capabilities), seq)
     client.receive_data(data)
     client.next_event()
     coldef = prs.build_column_definition(COLUMN, client.capabilities)
