@@ -152,9 +152,16 @@ def error_response(error: GatewayError) -> Response:
 
 
 class _Stream(StreamingResponse):
-    """A StreamingResponse that always closes its body generator and then calls
-    ``on_close``, so an abandoned response settles its upstream connection at once (not
-    whenever the generator is collected, and also when it never started)."""
+    """A StreamingResponse that stops as soon as the HTTP client goes away, always
+    closes its body generator and then calls ``on_close``, so an abandoned response
+    settles its upstream connection at once (not whenever the generator is collected,
+    and also when it never started).
+
+    The body runs in its own task, cancelled when ``http.disconnect`` arrives.  Starlette's
+    own watcher (an anyio task group) did not reliably cancel a body that kept reading
+    from upstream, and servers that speak ASGI 2.3, such as uvicorn, drop the writes
+    after a disconnect without an error: the body then ran to its end (or a limit) for
+    nobody, holding an upstream connection all along."""
 
     def __init__(
         self, content: AsyncIterator[bytes], on_close: Callable[[], None], media_type: str
@@ -163,9 +170,29 @@ class _Stream(StreamingResponse):
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        body = asyncio.ensure_future(self.stream_response(send))
+        watch = asyncio.ensure_future(disconnected())
         try:
-            await super().__call__(scope, receive, send)
+            await asyncio.wait((body, watch), return_when=asyncio.FIRST_COMPLETED)
+            if not body.done():
+                body.cancel()
+                await asyncio.wait((body,))  # let it unwind; its outcome is read below
+            # A write to a client that went away (ASGI 2.4 servers raise OSError) ends
+            # the response as a disconnect does; any other error is the body's own.
+            if not body.cancelled():
+                error = body.exception()
+                if error is not None and not isinstance(error, OSError):
+                    raise error
         finally:
+            watch.cancel()
+            if not body.done():  # this task itself was cancelled (server shutdown)
+                body.cancel()
+                with contextlib.suppress(BaseException):
+                    await body
             try:
                 aclose = getattr(self.body_iterator, "aclose", None)
                 if aclose is not None:
