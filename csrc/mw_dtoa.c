@@ -112,15 +112,66 @@ static size_t put(uint8_t *p, const char *text)
     return n;
 }
 
-/* Lay out f * 10^e (f > 0) like repr; returns the bytes written to p. */
+static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
+                            "25262728293031323334353637383940414243444546474849"
+                            "50515253545556575859606162636465666768697071727374"
+                            "75767778798081828384858687888990919293949596979899";
+
+static const uint64_t POW10_U64[20] = {
+    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
+    10000000000u, 100000000000u, 1000000000000u, 10000000000000u, 100000000000000u,
+    1000000000000000u, 10000000000000000u, 100000000000000000u, 1000000000000000000u,
+    10000000000000000000u,
+};
+
+/* The number of decimal digits of f > 0. */
+static int decimal_length(uint64_t f)
+{
+#if defined(__GNUC__)
+    /* bits * log10(2) (1233 / 4096) is the length or one less */
+    int t = (64 - __builtin_clzll(f)) * 1233 >> 12;
+    return t + (t < 20 && f >= POW10_U64[t]);
+#else
+    int n = 1;
+    while (n < 20 && f >= POW10_U64[n])
+        n++;
+    return n;
+#endif
+}
+
+/* The n decimal digits of f (n == decimal_length(f)) at t[0..n), written from the right
+ * eight at a time: one 64-bit division per eight digits, the rest in 32 bits. */
+static void put_decimal(uint8_t *t, uint64_t f, int n)
+{
+    uint8_t *q = t + n;
+    while (f >= 100000000u) {
+        uint32_t lo = (uint32_t)(f % 100000000u);
+        f /= 100000000u;
+        uint32_t hi4 = lo / 10000, lo4 = lo % 10000;
+        q -= 8;
+        memcpy(q, PAIRS + 2 * (hi4 / 100), 2);
+        memcpy(q + 2, PAIRS + 2 * (hi4 % 100), 2);
+        memcpy(q + 4, PAIRS + 2 * (lo4 / 100), 2);
+        memcpy(q + 6, PAIRS + 2 * (lo4 % 100), 2);
+    }
+    uint32_t v = (uint32_t)f;
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, PAIRS + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, PAIRS + 2 * v, 2);
+    } else {
+        *--q = (uint8_t)('0' + v);
+    }
+}
+
+/* Lay out f * 10^e (f > 0) like repr; returns the bytes written to p.  The digits go
+ * straight to their place (their count is known first), so nothing is copied twice. */
 size_t mw_dtoa_layout(uint8_t *p, int negative, uint64_t f, int e)
 {
-    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
-    uint8_t digits[20];
-    int n = 0;
     size_t o = 0;
     while (f % 100 == 0) {
         f /= 100;
@@ -130,32 +181,20 @@ size_t mw_dtoa_layout(uint8_t *p, int negative, uint64_t f, int e)
         f /= 10;
         e++;
     }
-    while (f >= 100) {
-        unsigned r = (unsigned)(f % 100);
-        f /= 100;
-        digits[19 - n] = (uint8_t)PAIRS[2 * r + 1];
-        digits[18 - n] = (uint8_t)PAIRS[2 * r];
-        n += 2;
-    }
-    if (f >= 10) {
-        digits[19 - n] = (uint8_t)PAIRS[2 * f + 1];
-        digits[18 - n] = (uint8_t)PAIRS[2 * f];
-        n += 2;
-    } else {
-        digits[19 - n] = (uint8_t)('0' + f);
-        n++;
-    }
-    const uint8_t *d = digits + 20 - n;
+    int n = decimal_length(f);
     int decpt = e + n; /* the value is 0.d1d2...dn * 10^decpt */
     if (negative)
         p[o++] = '-';
     if (decpt - 1 < -4 || decpt - 1 >= 16) {
         int x = decpt - 1;
-        p[o++] = d[0];
+        /* d1 '.' d2...dn: the digits one place right, then d1 moved back over the gap */
+        put_decimal(p + o + 1, f, n);
+        p[o] = p[o + 1];
         if (n > 1) {
-            p[o++] = '.';
-            memcpy(p + o, d + 1, (size_t)(n - 1));
-            o += (size_t)(n - 1);
+            p[o + 1] = '.';
+            o += (size_t)n + 1;
+        } else {
+            o++;
         }
         p[o++] = 'e';
         p[o++] = x < 0 ? '-' : '+';
@@ -170,16 +209,17 @@ size_t mw_dtoa_layout(uint8_t *p, int negative, uint64_t f, int e)
         p[o++] = '.';
         for (int i = 0; i < -decpt; i++)
             p[o++] = '0';
-        memcpy(p + o, d, (size_t)n);
+        put_decimal(p + o, f, n);
         o += (size_t)n;
     } else if (decpt < n) {
-        memcpy(p + o, d, (size_t)decpt);
-        o += (size_t)decpt;
-        p[o++] = '.';
-        memcpy(p + o, d + decpt, (size_t)(n - decpt));
-        o += (size_t)(n - decpt);
+        /* the integer digits one place right, moved back to make room for the point */
+        put_decimal(p + o + 1, f, n);
+        for (int i = 0; i < decpt; i++)
+            p[o + (size_t)i] = p[o + (size_t)i + 1];
+        p[o + (size_t)decpt] = '.';
+        o += (size_t)n + 1;
     } else {
-        memcpy(p + o, d, (size_t)n);
+        put_decimal(p + o, f, n);
         o += (size_t)n;
         for (int i = n; i < decpt; i++)
             p[o++] = '0';

@@ -6,9 +6,28 @@
 #define MW_READER_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline uint64_t mw_le(const uint8_t *p, int width)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the common widths in one load each (the loop below costs a shift per byte) */
+    if (width == 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
+    if (width == 4) {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    if (width == 2) {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        return x;
+    }
+#endif
     uint64_t v = 0;
     for (int i = width - 1; i >= 0; i--)
         v = (v << 8) | p[i];

@@ -24,6 +24,12 @@
 
 #define MAX_JSON_DEPTH 512 /* _tcspec.MAX_JSON_DEPTH */
 
+#if defined(__GNUC__)
+#define MW_FORCE_INLINE inline __attribute__((always_inline))
+#else
+#define MW_FORCE_INLINE inline
+#endif
+
 typedef struct {
     uint8_t *out;
     size_t cap;
@@ -67,6 +73,21 @@ static int fail(tc_t *c, int status, int32_t column, size_t offset, uint64_t a, 
 /* ------------------------------------------------------------------ tables */
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* B64_PAIRS[2x], B64_PAIRS[2x + 1]: the two characters of the 12 bits x, so three input
+ * bytes take two lookups instead of four. */
+#define B64C(x)                                                                            \
+    ((x) < 26   ? 'A' + (x)                                                                \
+     : (x) < 52 ? 'a' + (x)-26                                                             \
+     : (x) < 62 ? '0' + (x)-52                                                             \
+     : (x) == 62 ? '+' : '/')
+#define B64P1(x) B64C((x) >> 6), B64C((x)&63)
+#define B64P4(x) B64P1(x), B64P1((x) + 1), B64P1((x) + 2), B64P1((x) + 3)
+#define B64P16(x) B64P4(x), B64P4((x) + 4), B64P4((x) + 8), B64P4((x) + 12)
+#define B64P64(x) B64P16(x), B64P16((x) + 16), B64P16((x) + 32), B64P16((x) + 48)
+#define B64P256(x) B64P64(x), B64P64((x) + 64), B64P64((x) + 128), B64P64((x) + 192)
+#define B64P1024(x) B64P256(x), B64P256((x) + 256), B64P256((x) + 512), B64P256((x) + 768)
+static const char B64_PAIRS[8192] = {B64P1024(0), B64P1024(1024), B64P1024(2048), B64P1024(3072)};
 
 /* MySQL latin1 is cp1252 with its five holes (0x81 0x8D 0x8F 0x90 0x9D) as C1 controls. */
 static const uint16_t LATIN1_HIGH[32] = {
@@ -134,15 +155,42 @@ static int ascii8(const uint8_t *p)
     return (w & UINT64_C(0x8080808080808080)) == 0;
 }
 
-/* Eight bytes that a JSON string copies as they are: ASCII, no control, '"' or '\\'. */
-static int plain8(const uint8_t *p)
+/* The high bit of every byte of the eight at p that a JSON string does not copy as it
+ * is: '"', '\\', a control or a byte of 0x80 and up.  Borrows can only mark bytes above
+ * an already marked one, so the lowest mark is exact. */
+static inline uint64_t special8(const uint8_t *p)
 {
     const uint64_t lo = UINT64_C(0x0101010101010101), hi = UINT64_C(0x8080808080808080);
     uint64_t w;
     memcpy(&w, p, 8);
     uint64_t q = w ^ (lo * '"'), b = w ^ (lo * '\\');
-    uint64_t special = ((w - lo * 0x20) & ~w) | ((q - lo) & ~q) | ((b - lo) & ~b) | w;
-    return (special & hi) == 0;
+    return (((w - lo * 0x20) & ~w) | ((q - lo) & ~q) | ((b - lo) & ~b) | w) & hi;
+}
+
+/* How many bytes before the lowest mark of special8 (m != 0) need no look.  Without a
+ * little-endian load order and ctz the answer 0 is still right: the caller then looks
+ * at each byte itself. */
+static inline size_t unmarked(uint64_t m)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(m) >> 3;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
+/* The first index >= i of p[0..n) that is not a plain JSON string byte (special8), or a
+ * later one when fewer than eight bytes are left; the caller looks at the rest. */
+static inline size_t skip_plain(const uint8_t *p, size_t n, size_t i)
+{
+    while (n - i >= 8) {
+        uint64_t m = special8(p + i);
+        if (m)
+            return i + unmarked(m);
+        i += 8;
+    }
+    return i;
 }
 
 static int utf8_valid(const uint8_t *p, size_t n)
@@ -167,9 +215,12 @@ static int utf8_valid(const uint8_t *p, size_t n)
 
 /* ------------------------------------------------------------------ JSON text check */
 
-static size_t skip_ws(const uint8_t *p, size_t n, size_t i)
+/* JSON whitespace: tab, LF, CR, space. */
+static const uint8_t JSON_WS[256] = {['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1};
+
+static inline size_t skip_ws(const uint8_t *p, size_t n, size_t i)
 {
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+    while (i < n && JSON_WS[p[i]])
         i++;
     return i;
 }
@@ -179,31 +230,25 @@ static int is_hex(uint8_t ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
-/* Eight bytes a JSON string holds as they are: no '"', '\\' or control (bytes of 0x80
- * and up are fine: the text is valid UTF-8 already). */
-static int string8(const uint8_t *p)
-{
-    const uint64_t lo = UINT64_C(0x0101010101010101), hi = UINT64_C(0x8080808080808080);
-    uint64_t w;
-    memcpy(&w, p, 8);
-    uint64_t q = w ^ (lo * '"'), b = w ^ (lo * '\\');
-    uint64_t ctl = (w & ~hi) - lo * 0x20; /* high bit set where the low 7 bits < 0x20 */
-    uint64_t special = (ctl & ~w) | ((q - lo) & ~q) | ((b - lo) & ~b);
-    return (special & hi) == 0;
-}
-
-/* A JSON string starting at p[i] == '"'; returns the index after it, or 0. */
-static size_t json_string(const uint8_t *p, size_t n, size_t i)
+/* A JSON string starting at p[i] == '"', its UTF-8 checked too; returns the index after
+ * it, or 0. */
+static MW_FORCE_INLINE size_t json_string(const uint8_t *p, size_t n, size_t i)
 {
     i++;
-    while (i < n) {
-        while (n - i >= 8 && string8(p + i))
-            i += 8;
+    for (;;) {
+        i = skip_plain(p, n, i);
         if (i >= n)
-            break;
+            return 0;
         uint8_t ch = p[i];
         if (ch == '"')
             return i + 1;
+        if (ch >= 0x80) {
+            size_t k = utf8_seq(p, n, i);
+            if (!k)
+                return 0;
+            i += k;
+            continue;
+        }
         if (ch < 0x20)
             return 0;
         if (ch == '\\') {
@@ -225,7 +270,16 @@ static size_t json_string(const uint8_t *p, size_t n, size_t i)
         }
         i++;
     }
-    return 0;
+}
+
+/* count_digits for the short runs of JSON numbers, where the word-wise scan costs more
+ * than it saves. */
+static inline size_t short_digits(const uint8_t *p, size_t n, size_t i)
+{
+    size_t k = i;
+    while (k < n && is_digit(p[k]))
+        k++;
+    return k - i;
 }
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? at p[i]; returns the index after, or 0. */
@@ -238,9 +292,9 @@ static size_t json_number(const uint8_t *p, size_t n, size_t i)
     if (p[i] == '0')
         i++;
     else
-        i += count_digits(p, n, i);
+        i += short_digits(p, n, i);
     if (i < n && p[i] == '.') {
-        size_t d = count_digits(p, n, i + 1);
+        size_t d = short_digits(p, n, i + 1);
         if (!d)
             return 0;
         i += 1 + d;
@@ -249,7 +303,7 @@ static size_t json_number(const uint8_t *p, size_t n, size_t i)
         i++;
         if (i < n && (p[i] == '+' || p[i] == '-'))
             i++;
-        size_t d = count_digits(p, n, i);
+        size_t d = short_digits(p, n, i);
         if (!d)
             return 0;
         i += d;
@@ -262,11 +316,15 @@ static size_t json_literal(const uint8_t *p, size_t n, size_t i, const char *wor
     return n - i >= len && memcmp(p + i, word, len) == 0 ? i + len : 0;
 }
 
-/* RFC 8259 JSON text (UTF-8 already checked), nesting at most MAX_JSON_DEPTH. */
+/* RFC 8259 JSON text, nesting at most MAX_JSON_DEPTH, and valid UTF-8: outside strings
+ * the grammar admits ASCII only, and json_string checks the UTF-8 inside, so one pass
+ * does both; on failure the caller tells the two apart with utf8_valid. */
 static int json_valid(const uint8_t *p, size_t n)
 {
     uint8_t is_obj[MAX_JSON_DEPTH / 8] = {0};
     int depth = 0;
+    int obj = 0; /* the innermost open container is an object (its is_obj bit, cached) */
+    uint8_t close = 0;
     size_t i = skip_ws(p, n, 0);
 value:
     if (i >= n)
@@ -276,19 +334,19 @@ value:
     case '[':
         if (depth == MAX_JSON_DEPTH)
             return 0;
-        if (p[i] == '{')
+        obj = p[i] == '{';
+        if (obj)
             is_obj[depth >> 3] = (uint8_t)(is_obj[depth >> 3] | (1u << (depth & 7)));
         else
             is_obj[depth >> 3] = (uint8_t)(is_obj[depth >> 3] & ~(1u << (depth & 7)));
         depth++;
+        close = obj ? '}' : ']';
         i = skip_ws(p, n, i + 1);
-        if (i < n && ((is_obj[(depth - 1) >> 3] >> ((depth - 1) & 7)) & 1 ? p[i] == '}'
-                                                                           : p[i] == ']')) {
-            depth--;
+        if (i < n && p[i] == close) {
             i++;
-            goto after;
+            goto pop;
         }
-        if ((is_obj[(depth - 1) >> 3] >> ((depth - 1) & 7)) & 1)
+        if (obj)
             goto key;
         goto value;
     case '"':
@@ -315,28 +373,22 @@ after:
         return i == n;
     if (i >= n)
         return 0;
-    if ((is_obj[(depth - 1) >> 3] >> ((depth - 1) & 7)) & 1) {
-        if (p[i] == ',') {
-            i = skip_ws(p, n, i + 1);
-            goto key;
-        }
-        if (p[i] == '}') {
-            depth--;
-            i++;
-            goto after;
-        }
-        return 0;
-    }
     if (p[i] == ',') {
         i = skip_ws(p, n, i + 1);
+        if (obj)
+            goto key;
         goto value;
     }
-    if (p[i] == ']') {
-        depth--;
-        i++;
-        goto after;
+    if (p[i] != close)
+        return 0;
+    i++;
+pop:
+    depth--;
+    if (depth) {
+        obj = (is_obj[(depth - 1) >> 3] >> ((depth - 1) & 7)) & 1;
+        close = obj ? '}' : ']';
     }
-    return 0;
+    goto after;
 key:
     if (i >= n || p[i] != '"')
         return 0;
@@ -352,19 +404,37 @@ key:
 
 /* ------------------------------------------------------------------ numbers */
 
-/* Text integer: grammar and range as the row decoder checks them. */
+static inline int all_digits(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (; n - i >= 8; i += 8)
+        if (!mw_digits8(p + i))
+            return 0;
+    for (; i < n; i++)
+        if (!is_digit(p[i]))
+            return 0;
+    return 1;
+}
+
+/* Text integer: grammar and range as the row decoder checks them (a non-digit anywhere
+ * is MW_E_ROW_VALUE before any range error). */
 static int text_int(tc_t *c, int kind, const uint8_t *p, size_t n, int32_t col, size_t off,
                     int *neg_out, uint64_t *mag_out)
 {
     size_t i = n > 0 && p[0] == '-' ? 1 : 0;
     int neg = (int)i;
-    if (i == n)
+    if (i == n || !all_digits(p + i, n - i))
         return fail(c, MW_E_ROW_VALUE, col, off, n, 0);
-    for (size_t k = i; k < n; k++)
-        if (!is_digit(p[k]))
-            return fail(c, MW_E_ROW_VALUE, col, off, n, 0);
     uint64_t mag = 0;
-    for (size_t k = i; k < n; k++) {
+    /* nineteen digits stay below 10^19 < 2^64: only the ones after need the check */
+    size_t safe = n - i > 19 ? i + 19 : n, k = i;
+#if MW_SWAR_DIGITS
+    for (; safe - k >= 8; k += 8)
+        mag = mag * 100000000u + mw_parse8(p + k);
+#endif
+    for (; k < safe; k++)
+        mag = mag * 10 + (uint64_t)(p[k] - '0');
+    for (; k < n; k++) {
         uint64_t d = (uint64_t)(p[k] - '0');
         if (mag > (UINT64_MAX - d) / 10)
             return fail(c, MW_E_ROW_RANGE, col, off, n, 0);
@@ -378,11 +448,10 @@ static int text_int(tc_t *c, int kind, const uint8_t *p, size_t n, int32_t col, 
     return MW_OK;
 }
 
-/* Text that is already a canonical integer (-?[1-9][0-9]* or 0): 1 when it has at most
- * 18 digits, so it is within every 64-bit range (negatives for UNSIGNED take the checked
- * path), 2 when it has 19 or 20 and needs the range check; 0 otherwise.  Canonical text
- * is written as it is. */
-static inline int canonical_small_int(int kind, const uint8_t *p, size_t n)
+/* Text that is already a canonical integer (-?[1-9][0-9]* or 0) within kind's range: 1;
+ * else 0 (negatives for UNSIGNED included), and the checked path decides.  Canonical
+ * text is written as it is. */
+static inline int canonical_int(int kind, const uint8_t *p, size_t n)
 {
     size_t i = 0;
     if (n && p[0] == '-') {
@@ -391,12 +460,16 @@ static inline int canonical_small_int(int kind, const uint8_t *p, size_t n)
         i = 1;
     }
     size_t digits = n - i;
-    if (digits == 0 || digits > 20 || (p[i] == '0' && (digits > 1 || i)))
+    if (digits == 0 || digits > 20 || (p[i] == '0' && (digits > 1 || i)) ||
+        !all_digits(p + i, digits))
         return 0;
-    for (; i < n; i++)
-        if (!is_digit(p[i]))
-            return 0;
-    return digits <= 18 ? 1 : 2;
+    if (digits <= 18)
+        return 1;
+    /* equal-length digit strings order as their values: compare with the bound */
+    if (kind == MW_K_UINT)
+        return digits == 19 || memcmp(p, "18446744073709551615", 20) <= 0;
+    return digits == 19 && memcmp(p + i, i ? "9223372036854775808" : "9223372036854775807",
+                                  19) <= 0;
 }
 
 /* Canonical decimal digits of an integer at t; returns the count. */
@@ -412,85 +485,37 @@ static size_t int_text(char *t, int neg, uint64_t mag)
  * returns the length, or 0 with *status set. */
 static size_t float_text(const uint8_t *p, size_t n, uint8_t *t, int *status)
 {
-    /* One pass checks -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)? and gathers the significant
-     * digits; the value itself is computed only when the digits cannot be kept. */
-    size_t i = 0;
-    int neg = 0;
-    *status = MW_E_ROW_VALUE;
-    if (n > MW_MAX_FLOAT_TEXT)
+    mw_decimal dec;
+    if (!mw_scan_decimal(p, n, &dec)) {
+        *status = MW_E_ROW_VALUE;
         return 0;
-    if (i < n && p[0] == '-') {
-        neg = 1;
-        i = 1;
-    }
-    size_t nd = 0, zeros = 0, frac = 0;
-    uint64_t f = 0;
-    int seen = 0, many = 0;
-    for (int part = 0; part < 2; part++) {
-        size_t start = i;
-        for (; i < n && is_digit(p[i]); i++) {
-            if (part)
-                frac++;
-            unsigned d = (unsigned)(p[i] - '0');
-            if (d == 0) {
-                zeros += seen;
-                continue;
-            }
-            seen = 1;
-            /* a non-zero digit: the pending zeros are significant */
-            nd += zeros + 1;
-            if (nd > 15) {
-                many = 1;
-            } else {
-                for (size_t z = 0; z < zeros; z++)
-                    f *= 10;
-                f = f * 10 + d;
-            }
-            zeros = 0;
-        }
-        if (i == start)
-            return 0;
-        if (part || i >= n || p[i] != '.')
-            break;
-        i++;
-    }
-    int64_t x = 0;
-    if (i < n) {
-        if (p[i] != 'e' && p[i] != 'E')
-            return 0;
-        i++;
-        int eneg = 0;
-        if (i < n && (p[i] == '+' || p[i] == '-')) {
-            eneg = p[i] == '-';
-            i++;
-        }
-        size_t start = i;
-        for (; i < n && is_digit(p[i]); i++)
-            if (x < 100000)
-                x = x * 10 + (p[i] - '0');
-        if (i == start || i != n)
-            return 0;
-        if (eneg)
-            x = -x;
     }
     *status = MW_OK;
-    if (!seen) {
-        if (neg) {
+    if (dec.m == 0) {
+        if (dec.neg) {
             memcpy(t, "-0.0", 4);
             return 4;
         }
         memcpy(t, "0.0", 3);
         return 3;
     }
-    if (!many) {
-        /* value = f * 10^e, e counted at the last non-zero digit */
-        int64_t e = x - (int64_t)frac + (int64_t)zeros;
-        int64_t first = e + (int64_t)nd - 1;
-        if (first >= -307 && first <= 307)
-            return mw_dtoa_layout(t, neg, f, (int)e);
+    if (dec.exact) {
+        /* at most 15 significant digits (trailing zeros are not) read back as themselves:
+         * they are kept and only laid out */
+        uint64_t f = dec.m;
+        int64_t e = dec.e10;
+        const uint64_t p15 = UINT64_C(1000000000000000);
+        if (f >= p15) {
+            while (f % 10 == 0) {
+                f /= 10;
+                e++;
+            }
+        }
+        int64_t first = dec.e10 + dec.nd - 1;
+        if (f < p15 && first >= -307 && first <= 307)
+            return mw_dtoa_layout(t, dec.neg, f, (int)e);
     }
-    double v = 0;
-    (void)parse_double(p, n, &v);
+    double v = mw_decimal_value(p, n, &dec);
     if (!isfinite(v)) {
         *status = MW_E_ROW_NONFINITE;
         return 0;
@@ -505,10 +530,27 @@ static void w_byte(tc_t *c, uint8_t b)
     c->out[c->o++] = b;
 }
 
+/* memcpy of n bytes, with short copies as two overlapping fixed-size ones: most values
+ * are a few bytes long, and a library call costs more than the copy. */
+static inline void copy_bytes(uint8_t *o, const uint8_t *p, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        memcpy(o, p, 8);
+        memcpy(o + n - 8, p + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(o, p, 4);
+        memcpy(o + n - 4, p + n - 4, 4);
+    } else if (n > 16) {
+        memcpy(o, p, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            o[i] = p[i];
+    }
+}
+
 static void w_bytes(tc_t *c, const void *p, size_t n)
 {
-    if (n)
-        memcpy(c->out + c->o, p, n);
+    copy_bytes(c->out + c->o, (const uint8_t *)p, n);
     c->o += n;
 }
 
@@ -544,13 +586,11 @@ static int json_utf8(tc_t *c, const uint8_t *p, size_t n, int32_t col, size_t of
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
-        size_t run = i;
-        while (n - run >= 8 && plain8(p + run))
-            run += 8;
+        size_t run = skip_plain(p, n, i);
         while (run < n && JSON_CLASS[p[run]] == 0)
             run++;
         if (run > i) {
-            memcpy(o, p + i, run - i);
+            copy_bytes(o, p + i, run - i);
             o += run - i;
             i = run;
         }
@@ -633,10 +673,9 @@ static size_t b64_write(uint8_t *o, const uint8_t *p, size_t n)
     size_t k = 0, i = 0;
     for (; n - i >= 3; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        o[k++] = (uint8_t)B64[v >> 18];
-        o[k++] = (uint8_t)B64[(v >> 12) & 63];
-        o[k++] = (uint8_t)B64[(v >> 6) & 63];
-        o[k++] = (uint8_t)B64[v & 63];
+        memcpy(o + k, B64_PAIRS + 2 * (v >> 12), 2);
+        memcpy(o + k + 2, B64_PAIRS + 2 * (v & 0xFFF), 2);
+        k += 4;
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t)p[i] << 16;
@@ -725,8 +764,33 @@ static int row_finish(tc_t *c, row_t *r)
     return MW_OK;
 }
 
-/* Read column i's value at r->pos into v. */
-static inline int read_value(tc_t *c, row_t *r, size_t i, val_t *v)
+/* A binary DATE/DATETIME/TIME at r->pos, formatted into v->t. */
+static int read_temporal(tc_t *c, row_t *r, size_t i, val_t *v)
+{
+    const uint8_t *buf = r->buf;
+    size_t end = r->end, at = r->pos;
+    int32_t col = (int32_t)i;
+    int kind = r->cols[i].kind;
+    if (at >= end)
+        return fail(c, MW_E_ROW_TRUNCATED, col, at, 0, 1);
+    uint8_t length = buf[at];
+    if (!mw_temporal_length_ok(kind, length))
+        return fail(c, MW_E_ROW_TEMPORAL, col, at, length, 0);
+    if (end - at < (size_t)length + 1)
+        return fail(c, MW_E_ROW_TRUNCATED, col, at, end - at, (uint64_t)length + 1);
+    r->pos = at + 1 + length;
+    v->type = V_TEMPORAL;
+    v->off = at;
+    v->n = mw_format_temporal(v->t, buf + at + 1, length, kind, r->cols[i].decimals);
+    v->p = (const uint8_t *)v->t;
+    return MW_OK;
+}
+
+static int read_long(tc_t *c, row_t *r, size_t i, val_t *v);
+
+/* Read column i's value at r->pos into v.  Inlined into the row loops (forced, see
+ * json_value); the rare and the long cases are calls. */
+static MW_FORCE_INLINE int read_value(tc_t *c, row_t *r, size_t i, val_t *v)
 {
     const uint8_t *buf = r->buf;
     size_t end = r->end, at = r->pos;
@@ -781,21 +845,8 @@ static inline int read_value(tc_t *c, row_t *r, size_t i, val_t *v)
                 return fail(c, MW_E_ROW_NONFINITE, col, at, 8, 0);
             return MW_OK;
         }
-        if (kind == MW_K_DATE || kind == MW_K_DATETIME || kind == MW_K_TIME) {
-            if (at >= end)
-                return fail(c, MW_E_ROW_TRUNCATED, col, at, 0, 1);
-            uint8_t length = buf[at];
-            if (!mw_temporal_length_ok(kind, length))
-                return fail(c, MW_E_ROW_TEMPORAL, col, at, length, 0);
-            if (end - at < (size_t)length + 1)
-                return fail(c, MW_E_ROW_TRUNCATED, col, at, end - at, (uint64_t)length + 1);
-            r->pos = at + 1 + length;
-            v->type = V_TEMPORAL;
-            v->off = at;
-            v->n = mw_format_temporal(v->t, buf + at + 1, length, kind, r->cols[i].decimals);
-            v->p = (const uint8_t *)v->t;
-            return MW_OK;
-        }
+        if (kind == MW_K_DATE || kind == MW_K_DATETIME || kind == MW_K_TIME)
+            return read_temporal(c, r, i, v);
     }
     if (at >= end)
         return fail(c, MW_E_ROW_TRUNCATED, col, at, 0, 1);
@@ -815,6 +866,16 @@ static inline int read_value(tc_t *c, row_t *r, size_t i, val_t *v)
         v->type = V_NULL;
         return MW_OK;
     }
+    return read_long(c, r, i, v);
+}
+
+/* A value with a 2-, 3- or 8-byte length (or a bad length prefix) at r->pos. */
+static int read_long(tc_t *c, row_t *r, size_t i, val_t *v)
+{
+    const uint8_t *buf = r->buf;
+    size_t end = r->end, at = r->pos;
+    int32_t col = (int32_t)i;
+    uint8_t first = buf[at];
     uint64_t n = 0;
     size_t w = 0;
     int st = mw_read_lenenc(buf, end, at, &n, &w);
@@ -861,11 +922,12 @@ static inline int check_text(tc_t *c, int kind, val_t *v, int32_t col)
             return fail(c, MW_E_ROW_UTF8, col, v->off, v->n, 0);
         return MW_OK;
     case MW_K_JSON:
+        if (json_valid(v->p, v->n))
+            return MW_OK;
+        /* invalid UTF-8 is reported first, as when it was checked on its own */
         if (!utf8_valid(v->p, v->n))
             return fail(c, MW_E_ROW_UTF8, col, v->off, v->n, 0);
-        if (!json_valid(v->p, v->n))
-            return fail(c, MW_E_ROW_JSON, col, v->off, v->n, 0);
-        return MW_OK;
+        return fail(c, MW_E_ROW_JSON, col, v->off, v->n, 0);
     default:
         return MW_OK;
     }
@@ -881,7 +943,22 @@ static uint64_t bit_value(const val_t *v)
 
 /* ------------------------------------------------------------------ json values */
 
-static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
+static MW_FORCE_INLINE int json_int(tc_t *c, int opts, const val_t *v)
+{
+    ROOM(c, 24);
+    char t[24];
+    size_t k = int_text(t, v->neg, v->mag);
+    if (opts & MW_OPT_QUOTE)
+        w_byte(c, '"');
+    w_bytes(c, t, k);
+    if (opts & MW_OPT_QUOTE)
+        w_byte(c, '"');
+    return MW_OK;
+}
+
+/* Inlined into the row loop (forced: without it the compiler's choice flips with small
+ * edits elsewhere, and the call costs about as much as writing a short value). */
+static MW_FORCE_INLINE int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
 {
     int kind = col_->kind;
     int opts = col_->opts;
@@ -890,17 +967,8 @@ static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         w_bytes(c, "null", 4);
         return MW_OK;
     }
-    if (v->type == V_INT) {
-        ROOM(c, 24);
-        char t[24];
-        size_t k = int_text(t, v->neg, v->mag);
-        if (opts & MW_OPT_QUOTE)
-            w_byte(c, '"');
-        w_bytes(c, t, k);
-        if (opts & MW_OPT_QUOTE)
-            w_byte(c, '"');
-        return MW_OK;
-    }
+    if (v->type == V_INT)
+        return json_int(c, opts, v);
     if (v->type == V_DOUBLE || v->type == V_FLOAT) {
         ROOM(c, MW_DTOA_MAX);
         c->o += v->type == V_DOUBLE ? mw_dtoa_double(c->out + c->o, v->d)
@@ -920,15 +988,7 @@ static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         return json_utf8(c, v->p, v->n, col, v->off);
     case MW_K_SINT:
     case MW_K_UINT: {
-        int canonical = canonical_small_int(kind, v->p, v->n);
-        if (canonical == 2) {
-            int neg;
-            uint64_t mag;
-            int st = text_int(c, kind, v->p, v->n, col, v->off, &neg, &mag);
-            if (st != MW_OK)
-                return st;
-        }
-        if (canonical) {
+        if (canonical_int(kind, v->p, v->n)) {
             /* already the canonical digits, and in range: copy */
             ROOM(c, v->n + 2);
             if (opts & MW_OPT_QUOTE)
@@ -941,8 +1001,7 @@ static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         int st = check_text(c, kind, v, col);
         if (st != MW_OK)
             return st;
-        v->type = V_INT;
-        return json_value(c, col_, v, col);
+        return json_int(c, opts, v);
     }
     case MW_K_FLOAT:
     case MW_K_DOUBLE: {
@@ -1027,7 +1086,23 @@ static int json_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
 
 /* ------------------------------------------------------------------ msgpack values */
 
-static int mp_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
+/* An integer value; MW_MP_MAX_HEADER bytes of room are checked already. */
+static MW_FORCE_INLINE int mp_int(tc_t *c, int opts, const val_t *v, int32_t col)
+{
+    if (opts & MW_OPT_QUOTE) {
+        char t[24];
+        size_t k = int_text(t, v->neg, v->mag);
+        return mp_bytes(c, 1, (const uint8_t *)t, k, col, v->off);
+    }
+    if (v->neg)
+        c->o += mw_mp_int(c->out + c->o,
+                          v->mag == (UINT64_C(1) << 63) ? INT64_MIN : -(int64_t)v->mag);
+    else
+        c->o += mw_mp_uint(c->out + c->o, v->mag);
+    return MW_OK;
+}
+
+static MW_FORCE_INLINE int mp_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
 {
     int kind = col_->kind;
     int opts = col_->opts;
@@ -1037,17 +1112,7 @@ static int mp_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         c->o += mw_mp_nil(c->out + c->o);
         return MW_OK;
     case V_INT:
-        if (opts & MW_OPT_QUOTE) {
-            char t[24];
-            size_t k = int_text(t, v->neg, v->mag);
-            return mp_bytes(c, 1, (const uint8_t *)t, k, col, v->off);
-        }
-        if (v->neg)
-            c->o += mw_mp_int(c->out + c->o,
-                              v->mag == (UINT64_C(1) << 63) ? INT64_MIN : -(int64_t)v->mag);
-        else
-            c->o += mw_mp_uint(c->out + c->o, v->mag);
-        return MW_OK;
+        return mp_int(c, opts, v, col);
     case V_DOUBLE:
         c->o += mw_mp_double(c->out + c->o, v->d);
         return MW_OK;
@@ -1078,8 +1143,7 @@ static int mp_value(tc_t *c, const mw_column *col_, val_t *v, int32_t col)
         int st = check_text(c, kind, v, col);
         if (st != MW_OK)
             return st;
-        v->type = V_INT;
-        return mp_value(c, col_, v, col);
+        return mp_int(c, opts, v, col);
     }
     case MW_K_FLOAT:
     case MW_K_DOUBLE: {

@@ -29,9 +29,58 @@ static inline int is_digit(uint8_t ch)
 
 /* ------------------------------------------------------------------ text grammars */
 
+/* The eight bytes at p are ASCII digits. */
+static inline int mw_digits8(const uint8_t *p)
+{
+    const uint64_t lo = UINT64_C(0x0101010101010101);
+    uint64_t w;
+    memcpy(&w, p, 8);
+    /* every byte 0x30..0x3F, and still below 0x40 after adding 6: 0x30..0x39 (once the
+     * first test holds no byte carries into the next) */
+    return (w & (lo * 0xF0)) == lo * 0x30 && ((w + lo * 0x06) & (lo * 0xF0)) == lo * 0x30;
+}
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MW_SWAR_DIGITS 1
+/* The high bit of every byte of the eight at p that is not an ASCII digit; the lowest
+ * one is exact (a carry out of a non-digit can only disturb the bytes above it). */
+static inline uint64_t mw_nondigit8(const uint8_t *p)
+{
+    const uint64_t lo = UINT64_C(0x0101010101010101);
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t x = ((w & (lo * 0xF0)) ^ (lo * 0x30)) |
+                 (((w + lo * 0x06) & (lo * 0xF0)) ^ (lo * 0x30));
+    return (((x & (lo * 0x7F)) + lo * 0x7F) | x) & (lo * 0x80);
+}
+
+/* The value of eight ASCII digits at p (the first one most significant): pairs, then
+ * quadruples, then the whole, each lane small enough never to carry into the next. */
+static inline uint64_t mw_parse8(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    w -= UINT64_C(0x3030303030303030);
+    w = (w * 10 + (w >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+    w = (w * 100 + (w >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+    return (w * 10000 + (w >> 32)) & UINT64_C(0xFFFFFFFF);
+}
+#else
+#define MW_SWAR_DIGITS 0
+#endif
+
+/* How many ASCII digits p[i..n) starts with. */
 static inline size_t count_digits(const uint8_t *p, size_t n, size_t i)
 {
     size_t k = i;
+#if MW_SWAR_DIGITS
+    while (k < n && n - k >= 8) {
+        uint64_t m = mw_nondigit8(p + k);
+        if (m)
+            return k + ((size_t)__builtin_ctzll(m) >> 3) - i;
+        k += 8;
+    }
+#endif
     while (k < n && is_digit(p[k]))
         k++;
     return k - i;
@@ -139,11 +188,13 @@ static inline double mw_round128(mw_u128 x, int scale, int sticky)
     return ldexp((double)q, shift + scale); /* q may be 2^53: still exact */
 }
 
-/* 5^k for k <= 19 (10^k = 5^k * 2^k). */
-static const uint64_t MW_POW5[20] = {
+/* 5^k for k <= 27 (10^k = 5^k * 2^k; 5^27 < 2^63). */
+static const uint64_t MW_POW5[28] = {
     1u, 5u, 25u, 125u, 625u, 3125u, 15625u, 78125u, 390625u, 1953125u, 9765625u,
     48828125u, 244140625u, 1220703125u, 6103515625u, 30517578125u, 152587890625u,
-    762939453125u, 3814697265625u, 19073486328125u,
+    762939453125u, 3814697265625u, 19073486328125u, 95367431640625u, 476837158203125u,
+    2384185791015625u, 11920928955078125u, 59604644775390625u, 298023223876953125u,
+    1490116119384765625u, 7450580596923828125u,
 };
 
 /* (hi:lo) / d for hi < d (the quotient fits in 64 bits), remainder in *r. */
@@ -161,9 +212,10 @@ static inline uint64_t mw_div128(uint64_t hi, uint64_t lo, uint64_t d, uint64_t 
 #endif
 }
 
-/* m * 10^e10 correctly rounded, for 0 < m < 2^64 and |e10| <= 19: a product is exact in
- * 128 bits; a quotient m / 10^k = (m * 2^s / 5^k) * 2^-(s+k) is taken with s chosen so
- * that it has 63 or 64 bits (one hardware division), the remainder as a sticky bit.
+/* m * 10^e10 correctly rounded, for 0 < m < 2^64 and -27 <= e10 <= 19: a product is
+ * exact in 128 bits (10^19 < 2^64); a quotient m / 10^k = (m * 2^s / 5^k) * 2^-(s+k) is
+ * taken with s chosen so that it has 63 or 64 bits (one hardware division; m * 2^s stays
+ * below 2^127 as 5^27 < 2^63), the remainder as a sticky bit.
  * (Clinger's fast path covers m <= 2^53 and |e10| <= 22 before this; the rest goes to
  * strtod.) */
 static inline double mw_exact_scale(uint64_t m, int e10)
@@ -183,12 +235,19 @@ static inline double mw_exact_scale(uint64_t m, int e10)
 }
 #endif
 
-/* The value of -?[0-9]+(.[0-9]+)?([eE][-+]?[0-9]+)? rounded to nearest like Python's
- * float(): exactly representable mantissa and power of ten in one IEEE operation
- * (Clinger's fast path, correctly rounded), else the C library's strtod (correctly
- * rounded on glibc) on a bounded stack copy, with '.' swapped for the locale's decimal
- * point.  Returns 0 when the text does not match the grammar or is too long. */
-static inline int parse_double(const uint8_t *p, size_t n, double *out)
+/* -?[0-9]+(.[0-9]+)?([eE][-+]?[0-9]+)? read as m * 10^e10 with m its first 19
+ * significant digits (nd of them, m == 0 when every digit is 0); exact is 0 when a
+ * non-zero digit was dropped after those. */
+typedef struct {
+    uint64_t m;
+    int64_t e10;
+    int nd;
+    int neg;
+    int exact;
+} mw_decimal;
+
+/* Returns 0 when p[0..n) does not match the grammar or is too long. */
+static inline int mw_scan_decimal(const uint8_t *p, size_t n, mw_decimal *out)
 {
     if (n > MW_MAX_FLOAT_TEXT)
         return 0;
@@ -198,7 +257,6 @@ static inline int parse_double(const uint8_t *p, size_t n, double *out)
         neg = 1;
         i++;
     }
-    const size_t body = i;
     uint64_t m = 0;
     int nd = 0, exact = 1;
     int64_t e10 = 0;
@@ -220,7 +278,20 @@ static inline int parse_double(const uint8_t *p, size_t n, double *out)
         return 0;
     if (i < n && p[i] == '.') {
         start = ++i;
-        for (; i < n && is_digit(p[i]); i++) {
+        for (;;) {
+#if MW_SWAR_DIGITS
+            /* past the leading zeros, eight digits at once while all of them are kept:
+             * the same as eight turns of the loop below */
+            if (m && nd <= 11 && n - i >= 8 && mw_digits8(p + i)) {
+                m = m * 100000000u + mw_parse8(p + i);
+                nd += 8;
+                e10 -= 8;
+                i += 8;
+                continue;
+            }
+#endif
+            if (i >= n || !is_digit(p[i]))
+                break;
             unsigned d = (unsigned)(p[i] - '0');
             if (nd < 19) {
                 if (m || d) {
@@ -231,6 +302,7 @@ static inline int parse_double(const uint8_t *p, size_t n, double *out)
             } else if (d) {
                 exact = 0;
             }
+            i++;
         }
         if (i == start)
             return 0;
@@ -254,22 +326,46 @@ static inline int parse_double(const uint8_t *p, size_t n, double *out)
     }
     if (i != n)
         return 0;
+    out->m = m;
+    out->e10 = e10;
+    out->nd = nd;
+    out->neg = neg;
+    out->exact = exact;
+    return 1;
+}
 
-    double v;
-    if (m == 0) {
-        v = 0.0;
-    } else if (MW_EXACT_DOUBLE_OPS && exact && m <= (UINT64_C(1) << 53) && e10 >= -22 &&
-               e10 <= 22) {
-        v = (double)m;
+/* m * 10^e10 (0 < m, exact digits) rounded to nearest when one IEEE operation does it
+ * exactly (Clinger's fast path) or 128-bit integers do: 1 with *out set, else 0. */
+static inline int mw_scale_pow10(uint64_t m, int64_t e10, double *out)
+{
+    if (MW_EXACT_DOUBLE_OPS && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+        double v = (double)m;
         if (e10 > 0)
             v *= MW_POW10[e10];
         else if (e10 < 0)
             v /= MW_POW10[-e10];
+        *out = v;
+        return 1;
+    }
 #if defined(__SIZEOF_INT128__)
-    } else if (exact && e10 >= -19 && e10 <= 19) {
-        v = mw_exact_scale(m, (int)e10);
+    if (e10 >= -27 && e10 <= 19) {
+        *out = mw_exact_scale(m, (int)e10);
+        return 1;
+    }
 #endif
-    } else {
+    return 0;
+}
+
+/* The value of p[0..n) (mw_scan_decimal's grammar, already scanned into dec) rounded to
+ * nearest like Python's float(): mw_scale_pow10, else the C library's strtod (correctly
+ * rounded on glibc) on a bounded stack copy, with '.' swapped for the locale's decimal
+ * point. */
+static inline double mw_decimal_value(const uint8_t *p, size_t n, const mw_decimal *dec)
+{
+    double v;
+    if (dec->m == 0) {
+        v = 0.0;
+    } else if (!dec->exact || !mw_scale_pow10(dec->m, dec->e10, &v)) {
         char tmp[MW_MAX_FLOAT_TEXT + 16];
         const struct lconv *lc = localeconv();
         const char *point = lc && lc->decimal_point && lc->decimal_point[0] ? lc->decimal_point : ".";
@@ -279,7 +375,7 @@ static inline int parse_double(const uint8_t *p, size_t n, double *out)
             plen = 1;
         }
         size_t k = 0;
-        for (size_t j = body; j < n; j++) {
+        for (size_t j = (size_t)dec->neg; j < n; j++) {
             if (p[j] == '.') {
                 memcpy(tmp + k, point, plen);
                 k += plen;
@@ -290,30 +386,42 @@ static inline int parse_double(const uint8_t *p, size_t n, double *out)
         tmp[k] = '\0';
         v = strtod(tmp, NULL);
     }
-    *out = neg ? -v : v;
+    return dec->neg ? -v : v;
+}
+
+/* The value of -?[0-9]+(.[0-9]+)?([eE][-+]?[0-9]+)? rounded to nearest like Python's
+ * float() (mw_decimal_value).  Returns 0 when the text does not match the grammar or is
+ * too long. */
+static inline int parse_double(const uint8_t *p, size_t n, double *out)
+{
+    mw_decimal dec;
+    if (!mw_scan_decimal(p, n, &dec))
+        return 0;
+    *out = mw_decimal_value(p, n, &dec);
     return 1;
 }
 
 /* ------------------------------------------------------------------ binary temporals */
 
+static const char MW_DIGIT_PAIRS[] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 /* Decimal digits of v, at least min_digits (zero-padded), written at t; returns count. */
 static inline size_t put_digits(char *t, uint64_t v, int min_digits)
 {
-    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
     char rev[24];
     int k = 24;
     while (v >= 100) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
-        rev[--k] = PAIRS[2 * r + 1];
-        rev[--k] = PAIRS[2 * r];
+        rev[--k] = MW_DIGIT_PAIRS[2 * r + 1];
+        rev[--k] = MW_DIGIT_PAIRS[2 * r];
     }
     if (v >= 10) {
-        rev[--k] = PAIRS[2 * v + 1];
-        rev[--k] = PAIRS[2 * v];
+        rev[--k] = MW_DIGIT_PAIRS[2 * v + 1];
+        rev[--k] = MW_DIGIT_PAIRS[2 * v];
     } else {
         rev[--k] = (char)('0' + v);
     }
@@ -321,6 +429,23 @@ static inline size_t put_digits(char *t, uint64_t v, int min_digits)
         rev[--k] = '0';
     memcpy(t, rev + k, (size_t)(24 - k));
     return (size_t)(24 - k);
+}
+
+/* put_digits(t, v, 2), with the usual case (v < 100: one table copy) first. */
+static inline size_t put_digits2(char *t, uint64_t v)
+{
+    if (v >= 100)
+        return put_digits(t, v, 2);
+    memcpy(t, MW_DIGIT_PAIRS + 2 * v, 2);
+    return 2;
+}
+
+/* put_digits(t, v, 6) for v < 10^6. */
+static inline void put_digits6(char *t, uint32_t v)
+{
+    memcpy(t, MW_DIGIT_PAIRS + 2 * (v / 10000), 2);
+    memcpy(t + 2, MW_DIGIT_PAIRS + 2 * (v / 100 % 100), 2);
+    memcpy(t + 4, MW_DIGIT_PAIRS + 2 * (v % 100), 2);
 }
 
 /* Fractional seconds per the rule in mywire/_rowspec.py (_frac). */
@@ -335,13 +460,14 @@ static inline size_t put_frac(char *t, uint64_t us, unsigned decimals)
         for (unsigned k = decimals; k < 6; k++)
             div *= 10;
         t[0] = '.';
-        put_digits(t + 1, us, 6);
+        put_digits6(t + 1, (uint32_t)us);
         return us % div == 0 ? 1 + decimals : 7;
     }
     if (us == 0)
         return 0;
     t[0] = '.';
-    return 1 + put_digits(t + 1, us, 6);
+    put_digits6(t + 1, (uint32_t)us);
+    return 7;
 }
 
 /* MySQL's text form of a binary DATE/DATETIME/TIME value p[0..length) (length already
@@ -361,11 +487,11 @@ static inline size_t mw_format_temporal(char *t, const uint8_t *p, uint8_t lengt
         }
         if (length == 12)
             us = mw_le(p + 8, 4);
-        k += put_digits(t + k, hours, 2);
+        k += put_digits2(t + k, hours);
         t[k++] = ':';
-        k += put_digits(t + k, minute, 2);
+        k += put_digits2(t + k, minute);
         t[k++] = ':';
-        k += put_digits(t + k, second, 2);
+        k += put_digits2(t + k, second);
         k += put_frac(t + k, us, decimals);
         return k;
     }
@@ -382,18 +508,24 @@ static inline size_t mw_format_temporal(char *t, const uint8_t *p, uint8_t lengt
     }
     if (length == 11)
         us = mw_le(p + 7, 4);
-    k += put_digits(t + k, year, 4);
+    if (year < 10000) {
+        memcpy(t, MW_DIGIT_PAIRS + 2 * (year / 100), 2);
+        memcpy(t + 2, MW_DIGIT_PAIRS + 2 * (year % 100), 2);
+        k = 4;
+    } else {
+        k = put_digits(t, year, 4);
+    }
     t[k++] = '-';
-    k += put_digits(t + k, month, 2);
+    k += put_digits2(t + k, month);
     t[k++] = '-';
-    k += put_digits(t + k, day, 2);
+    k += put_digits2(t + k, day);
     if (kind == MW_K_DATETIME) {
         t[k++] = ' ';
-        k += put_digits(t + k, hour, 2);
+        k += put_digits2(t + k, hour);
         t[k++] = ':';
-        k += put_digits(t + k, minute, 2);
+        k += put_digits2(t + k, minute);
         t[k++] = ':';
-        k += put_digits(t + k, second, 2);
+        k += put_digits2(t + k, second);
         k += put_frac(t + k, us, decimals);
     }
     return k;
