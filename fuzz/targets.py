@@ -196,6 +196,28 @@ def _chunks(data: bytes, size: int) -> Iterator[bytes]:
         yield data[i : i + size]
 
 
+def _feed(
+    conn: ClientConnection | ServerConnection,
+    stream: bytes,
+    chunk: int,
+    drain: Callable[[], bool],
+    log: list[object],
+) -> list[object]:
+    """Feed ``stream`` to ``conn`` in pieces of ``chunk`` bytes, then the end of the
+    stream, calling ``drain`` after each (it returns False to stop); a mywire error ends
+    the log."""
+    try:
+        for piece in _chunks(stream, chunk):
+            conn.receive_data(piece)
+            if not drain():
+                return log
+        conn.receive_data(b"")
+        drain()
+    except MywireError as exc:
+        log.append(("error", type(exc).__name__, str(exc)))
+    return log
+
+
 # --------------------------------------------------------------------- framing
 
 
@@ -519,16 +541,7 @@ def _client_run(options: int, chunk: int, plan: int, stream: bytes) -> object:
             act(ev)
         return False
 
-    try:
-        for piece in _chunks(stream, chunk):
-            client.receive_data(piece)
-            if not drain():
-                return log
-        client.receive_data(b"")
-        drain()
-    except MywireError as exc:
-        log.append(("error", type(exc).__name__, str(exc)))
-    return log
+    return _feed(client, stream, chunk, drain, log)
 
 
 def target_client(data: bytes) -> None:
@@ -587,16 +600,7 @@ def _server_run(options: int, chunk: int, plan: int, stream: bytes) -> object:
                 log.append(("send refused", type(exc).__name__, str(exc)))
         return False
 
-    try:
-        for piece in _chunks(stream, chunk):
-            server.receive_data(piece)
-            if not drain():
-                return log
-        server.receive_data(b"")
-        drain()
-    except MywireError as exc:
-        log.append(("error", type(exc).__name__, str(exc)))
-    return log
+    return _feed(server, stream, chunk, drain, log)
 
 
 def target_server(data: bytes) -> None:
